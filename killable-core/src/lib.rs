@@ -1,5 +1,84 @@
-//! Runtime of the `killable` crate (work in progress).
+//! The runtime of [`killable`](https://docs.rs/killable): the per-thread
+//! kill state, checkpoints, the thread registry, spawning and joining,
+//! shields, cancel scopes and killable blocking operations.
+//!
+//! Depend on the `killable` facade crate rather than on this one; it
+//! re-exports everything here together with the `#[killable]` attribute, and
+//! its documentation is the guide.
+//!
+//! Module layering (nothing imports anything above it): `prim` and `state`
+//! (the cross-thread protocol) at the ground; `local` (the thread-local
+//! view), `checkpoint`, `shield`, `catch`, `timer`; `wait` (the one way
+//! anything blocks); `registry`, `thread`, `scope`, `timeout`, `interrupt`,
+//! `sync` on top.
+#![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_debug_implementations)]
 
-/// A safepoint: delivers a pending kill to the current thread.
-#[inline]
-pub fn checkpoint() {}
+mod prim;
+mod state;
+
+#[cfg(not(loom))]
+mod catch;
+#[cfg(not(loom))]
+mod checkpoint;
+#[cfg(not(loom))]
+mod error;
+#[cfg(not(loom))]
+mod interrupt;
+#[cfg(not(loom))]
+mod local;
+#[cfg(not(loom))]
+pub mod registry;
+#[cfg(not(loom))]
+mod scope;
+#[cfg(not(loom))]
+mod shield;
+#[cfg(not(loom))]
+pub mod sync;
+#[cfg(not(loom))]
+mod thread;
+#[cfg(not(loom))]
+mod timeout;
+#[cfg(not(loom))]
+mod timer;
+#[cfg(not(loom))]
+mod wait;
+
+#[cfg(not(loom))]
+pub use catch::{catch, is_kill};
+#[cfg(not(loom))]
+pub use checkpoint::checkpoint;
+#[cfg(not(loom))]
+pub use error::{JoinError, TimedOut};
+#[cfg(not(loom))]
+pub use interrupt::interruptible;
+#[cfg(not(loom))]
+pub use scope::{scope, Scope, ScopedKillableThread};
+#[cfg(not(loom))]
+pub use shield::{is_shielded, shield};
+#[cfg(not(loom))]
+pub use sync::{park, park_timeout, sleep, sleep_until};
+#[cfg(not(loom))]
+pub use thread::{Builder, KillableThread, Killer};
+#[cfg(not(loom))]
+pub use timeout::{with_deadline, with_timeout};
+
+/// Whether kills can be delivered in this build: false under
+/// `panic = "abort"`, where unwinding would abort the process. Then
+/// `raise` hands every value back, `terminate` does nothing, and deadlines
+/// never fire: killable code simply runs to completion.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(killable::KILLS_SUPPORTED, cfg!(panic = "unwind"));
+/// ```
+pub const KILLS_SUPPORTED: bool = state::KILLS_UNWIND;
+
+/// The cross-thread protocol, exposed to the loom models in `tests/loom.rs`.
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod __loom {
+    pub use crate::state::{Delivery, Inner, Kill, PENDING_THREADS};
+}

@@ -1,8 +1,14 @@
-//! The `#[killable]` attribute (work in progress).
+//! The `#[killable]` attribute.
 use proc_macro::TokenStream;
+
+mod args;
+mod expand;
+mod scan;
+mod strip;
+mod validate;
 
 /// Makes a function killable.
 #[proc_macro_attribute]
-pub fn killable(_args: TokenStream, input: TokenStream) -> TokenStream {
-    input
+pub fn killable(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand::killable(args.into(), input.into()).into()
 }

@@ -1,0 +1,83 @@
+//! The safepoint: where a pending kill turns into an unwind.
+
+use std::panic::resume_unwind;
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::local;
+use crate::state::{Delivery, Inner, Kill, PENDING_THREADS};
+
+/// Delivers a kill pending for the current thread, by unwinding.
+///
+/// This is the safepoint that `#[killable]` inserts. Call it by hand in code
+/// without the attribute, or in loops the attribute cannot see (inside macro
+/// invocations).
+///
+/// With nothing pending it returns at once. It never unwinds on a thread that
+/// is not killable, inside a [`shield`](crate::shield), or while the thread
+/// is already unwinding (so it is safe in destructors).
+///
+/// # Cost
+///
+/// While no thread in the process has a kill pending, this inlines to one
+/// relaxed load of a global counter and a not-taken branch; on x86-64:
+///
+/// ```text
+/// cmp  qword ptr [rip + PENDING_THREADS], 0
+/// jne  .Lslow            ; cold, out of line
+/// ```
+///
+/// The load is atomic so that LLVM cannot hoist it out of a loop (a plain
+/// flag read could be, leaving the loop unkillable in release builds).
+/// Relaxed is enough: a kill only has to be seen *eventually*, and cache
+/// coherence makes the store visible within nanoseconds. While some thread
+/// has a kill pending, every checkpoint in the process takes the slow path (a
+/// thread-local read and a load of its own state) until that kill is
+/// delivered or the thread exits.
+///
+/// # Examples
+///
+/// ```
+/// use killable::{checkpoint, KillableThread};
+///
+/// let t = KillableThread::spawn(|| loop {
+///     checkpoint(); // a loop without the attribute polls by hand
+///     std::hint::spin_loop();
+/// });
+/// t.terminate();
+/// assert!(t.join().unwrap_err().is_terminated());
+/// ```
+#[inline]
+pub fn checkpoint() {
+    if PENDING_THREADS.load(Relaxed) != 0 {
+        checkpoint_slow();
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn checkpoint_slow() {
+    local::with_current(|inner| {
+        if let Some(inner) = inner {
+            deliver_pending(inner);
+        }
+    });
+}
+
+/// Unwinds with the kill pending for `inner` (the current thread's state), if
+/// one may be delivered now.
+pub(crate) fn deliver_pending(inner: &Inner) {
+    if let Delivery::Deliver(kill) = inner.take_delivery(local::can_deliver()) {
+        unwind(kill);
+    }
+}
+
+/// Whether the current thread has a kill that a checkpoint would deliver now.
+pub(crate) fn deliverable(inner: &Inner) -> bool {
+    inner.pending() != 0 && local::can_deliver()
+}
+
+/// Unwinds with `kill`. `resume_unwind` skips the panic hook, so nothing is
+/// printed; destructors run as in any unwind.
+pub(crate) fn unwind(kill: Kill) -> ! {
+    resume_unwind(Box::new(kill))
+}

@@ -1,0 +1,79 @@
+//! The calling thread's view of itself: which state it owns and how deep in
+//! shields it is.
+//!
+//! The thread-local has no destructor and a `const` initializer, so it is a
+//! plain TLS slot: reading it never registers a destructor and works even
+//! while other thread-locals are being destroyed.
+
+use std::cell::Cell;
+use std::ptr;
+
+use crate::state::Inner;
+
+struct Local {
+    /// The state of the running killable thread, or null. Owned by an `Arc`
+    /// in the frame that set it (the spawn wrapper, or the outermost
+    /// `with_timeout`), which resets it before that `Arc` can drop.
+    current: Cell<*const Inner>,
+    shield_depth: Cell<u32>,
+}
+
+thread_local! {
+    static LOCAL: Local = const {
+        Local { current: Cell::new(ptr::null()), shield_depth: Cell::new(0) }
+    };
+}
+
+/// Runs `f` with the current thread's state, if it is killable.
+#[inline]
+pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Inner>) -> R) -> R {
+    LOCAL.with(|l| {
+        let p = l.current.get();
+        // SAFETY: a non-null `current` points into an `Arc<Inner>` kept alive
+        // by a frame below us on this very thread (see `Local::current`),
+        // which clears the slot before releasing it.
+        f(unsafe { p.as_ref() })
+    })
+}
+
+/// The current thread's state as an `Arc`, if it is killable.
+pub(crate) fn current_arc() -> Option<std::sync::Arc<Inner>> {
+    LOCAL.with(|l| {
+        let p = l.current.get();
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null `current` always comes from `Arc::as_ptr` of an
+        // `Arc<Inner>` that a frame below us keeps alive; taking one more
+        // strong count and wrapping it makes an owned clone of that `Arc`.
+        unsafe {
+            std::sync::Arc::increment_strong_count(p);
+            Some(std::sync::Arc::from_raw(p))
+        }
+    })
+}
+
+/// Installs `inner` as the current thread's state; returns the previous one.
+/// The caller keeps `inner` alive until it restores the previous value.
+pub(crate) fn set_current(inner: *const Inner) -> *const Inner {
+    LOCAL.with(|l| l.current.replace(inner))
+}
+
+pub(crate) fn shield_depth() -> u32 {
+    LOCAL.with(|l| l.shield_depth.get())
+}
+
+pub(crate) fn enter_shield() {
+    LOCAL.with(|l| l.shield_depth.set(l.shield_depth.get() + 1));
+}
+
+pub(crate) fn leave_shield() {
+    LOCAL.with(|l| l.shield_depth.set(l.shield_depth.get() - 1));
+}
+
+/// Whether a kill may unwind this thread right now. Never while unwinding
+/// (a second unwind would abort the process) nor inside a shield.
+#[inline]
+pub(crate) fn can_deliver() -> bool {
+    shield_depth() == 0 && !std::thread::panicking()
+}

@@ -1,0 +1,236 @@
+//! Every live killable thread, for inspection and process-wide shutdown.
+//!
+//! A thread is listed from the moment its `spawn` call registers it (before
+//! the OS thread starts, so [`terminate_all`] cannot miss a thread being
+//! spawned concurrently: it is either reached or spawned after the call) until
+//! its body has returned or unwound; a guard removes it on every exit path.
+//! Insert and remove are O(1) (a hash map under one mutex); checkpoints never
+//! touch the registry.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
+use std::thread::{Thread, ThreadId};
+use std::time::{Duration, Instant};
+
+use crate::prim::lock;
+use crate::state::{Inner, DEADLINE, RAISE, TERMINATE};
+use crate::thread::Killer;
+use crate::wait;
+
+/// One killable thread's state and identity, shared by the thread, its
+/// handle, its `Killer`s and the registry.
+pub(crate) struct Entry {
+    pub(crate) state: Arc<Inner>,
+    key: u64,
+    pub(crate) name: Option<String>,
+    pub(crate) started_at: Instant,
+    /// Set by `spawn` once the OS thread exists (and by the thread itself,
+    /// whichever comes first).
+    pub(crate) thread: OnceLock<Thread>,
+}
+
+impl Entry {
+    pub(crate) fn new(name: Option<String>) -> Arc<Entry> {
+        Arc::new(Entry {
+            state: Arc::new(Inner::new()),
+            key: crate::timer::next_id(),
+            name,
+            started_at: Instant::now(),
+            thread: OnceLock::new(),
+        })
+    }
+}
+
+impl fmt::Debug for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Entry")
+            .field("id", &self.thread.get().map(Thread::id))
+            .field("name", &self.name)
+            .field("state", &RunState::of(self))
+            .finish()
+    }
+}
+
+static REGISTRY: LazyLock<Mutex<HashMap<u64, Arc<Entry>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+pub(crate) fn insert(entry: &Arc<Entry>) {
+    lock(&REGISTRY).insert(entry.key, entry.clone());
+}
+
+pub(crate) fn remove(entry: &Entry) {
+    // The removed `Arc` is dropped after the lock is released.
+    let removed = lock(&REGISTRY).remove(&entry.key);
+    drop(removed);
+}
+
+fn snapshot() -> Vec<Arc<Entry>> {
+    lock(&REGISTRY).values().cloned().collect()
+}
+
+/// What a killable thread is doing, as far as the runtime can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RunState {
+    /// Running its body, nothing pending.
+    Running,
+    /// Waiting in a killable blocking operation or an
+    /// [`interruptible`](crate::interruptible) call, nothing pending.
+    Blocked,
+    /// A raise or an expired deadline waits for the next checkpoint.
+    KillPending,
+    /// Terminated, and still unwinding (or stuck in a call that does not
+    /// return).
+    Terminating,
+}
+
+impl RunState {
+    fn of(e: &Entry) -> RunState {
+        let p = e.state.pending();
+        if p & TERMINATE != 0 {
+            RunState::Terminating
+        } else if p & (DEADLINE | RAISE) != 0 {
+            RunState::KillPending
+        } else if e.state.blocked.load(Relaxed) {
+            RunState::Blocked
+        } else {
+            RunState::Running
+        }
+    }
+}
+
+/// A snapshot of one live killable thread, from [`threads`].
+#[derive(Clone)]
+pub struct ThreadInfo {
+    entry: Arc<Entry>,
+    id: ThreadId,
+    state: RunState,
+}
+
+impl ThreadInfo {
+    /// The thread's id.
+    pub fn id(&self) -> ThreadId {
+        self.id
+    }
+    /// The name given with [`Builder::name`](crate::Builder::name).
+    pub fn name(&self) -> Option<&str> {
+        self.entry.name.as_deref()
+    }
+    /// What it was doing when the snapshot was taken.
+    pub fn state(&self) -> RunState {
+        self.state
+    }
+    /// When it was spawned.
+    pub fn started_at(&self) -> Instant {
+        self.entry.started_at
+    }
+    /// A handle to raise into or terminate it.
+    pub fn killer(&self) -> Killer {
+        Killer::from_entry(self.entry.clone())
+    }
+}
+
+impl fmt::Debug for ThreadInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadInfo")
+            .field("id", &self.id)
+            .field("name", &self.name())
+            .field("state", &self.state)
+            .field("running_for", &self.entry.started_at.elapsed())
+            .finish()
+    }
+}
+
+fn info(entry: Arc<Entry>) -> Option<ThreadInfo> {
+    let id = entry.thread.get()?.id();
+    let state = RunState::of(&entry);
+    Some(ThreadInfo { entry, id, state })
+}
+
+/// Lists the live killable threads, in no particular order.
+///
+/// A thread leaves the list as soon as its body has returned or unwound, so
+/// a finished thread is never listed. A thread whose `spawn` call is still in
+/// progress may be missing.
+///
+/// # Examples
+///
+/// ```
+/// use killable::{registry, Builder};
+///
+/// let t = Builder::new().name("indexer".into()).spawn(|| loop { killable::sleep(std::time::Duration::from_millis(5)) }).unwrap();
+/// let listed = registry::threads().into_iter().find(|i| i.id() == t.id()).unwrap();
+/// assert_eq!(listed.name(), Some("indexer"));
+/// t.terminate();
+/// t.join().unwrap_err();
+/// assert!(registry::threads().iter().all(|i| i.id() != listed.id()));
+/// ```
+pub fn threads() -> Vec<ThreadInfo> {
+    snapshot().into_iter().filter_map(info).collect()
+}
+
+/// Terminates every live killable thread except the caller, and returns how
+/// many were reached.
+///
+/// Threads being spawned concurrently are either reached or registered after
+/// this call's snapshot. Combine with [`join_all`] for a graceful shutdown.
+///
+/// # Examples
+///
+/// ```
+/// use killable::{registry, KillableThread};
+/// use std::time::Duration;
+///
+/// let workers: Vec<_> = (0..4)
+///     .map(|_| KillableThread::spawn(|| loop { killable::sleep(Duration::from_millis(5)) }))
+///     .collect();
+/// assert!(registry::terminate_all() >= 4);
+/// assert!(registry::join_all(Duration::from_secs(10)).is_empty());
+/// for w in workers {
+///     assert!(w.join().unwrap_err().is_terminated());
+/// }
+/// ```
+pub fn terminate_all() -> usize {
+    let me = std::thread::current().id();
+    snapshot()
+        .into_iter()
+        .filter(|e| e.thread.get().map(Thread::id) != Some(me))
+        .filter(|e| e.state.terminate())
+        .count()
+}
+
+/// Waits up to `timeout` for every live killable thread (except the caller)
+/// to finish, and returns the ones that did not.
+///
+/// This waits for their bodies to end; it does not consume their handles
+/// (join those for their results). Called from a killable thread, the wait is
+/// itself killable.
+///
+/// # Examples
+///
+/// ```
+/// use killable::{registry, KillableThread};
+/// use std::time::Duration;
+///
+/// let stuck = KillableThread::spawn(|| loop { killable::sleep(Duration::from_millis(5)) });
+/// let late = registry::join_all(Duration::from_millis(50));
+/// assert!(late.iter().any(|i| i.id() == stuck.id()));
+/// stuck.terminate();
+/// assert!(stuck.join().unwrap_err().is_terminated());
+/// ```
+pub fn join_all(timeout: Duration) -> Vec<ThreadInfo> {
+    let deadline = Instant::now().checked_add(timeout);
+    let me = std::thread::current().id();
+    let mut late = Vec::new();
+    for e in snapshot() {
+        if e.thread.get().map(Thread::id) == Some(me) {
+            continue;
+        }
+        if !wait::until_finished(&e, deadline) {
+            late.extend(info(e));
+        }
+    }
+    late
+}

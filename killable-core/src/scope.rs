@@ -1,0 +1,291 @@
+//! Scoped killable threads that borrow from the caller's stack.
+
+use std::any::Any;
+use std::fmt;
+use std::io;
+use std::panic::resume_unwind;
+use std::thread::{ScopedJoinHandle, Thread, ThreadId};
+use std::time::{Duration, Instant};
+
+use crate::error::JoinError;
+use crate::thread::{finish_spawn, flatten, run, Builder, Killer};
+use crate::wait;
+
+/// A scope to spawn killable threads in; see [`scope`].
+///
+/// The same object as [`std::thread::Scope`], seen through this crate's API.
+#[repr(transparent)]
+pub struct Scope<'scope, 'env: 'scope> {
+    std: std::thread::Scope<'scope, 'env>,
+}
+
+/// Creates a scope for spawning killable threads that borrow non-`'static`
+/// data, like [`std::thread::scope`]. Every thread spawned in it is joined
+/// before `scope` returns.
+///
+/// # Panics
+///
+/// If `f` panics, or if a thread in the scope panicked and was not joined
+/// (as `std::thread::scope`). Threads that were terminated or ended with an
+/// uncaught raise and were not joined do not make it panic.
+///
+/// # Examples
+///
+/// ```
+/// use killable::{killable, scope};
+///
+/// #[killable]
+/// fn search(haystack: &[u32], needle: u32) -> Option<usize> {
+///     haystack.iter().position(|&x| x == needle)
+/// }
+///
+/// let data: Vec<u32> = (0..10_000).collect();
+/// let found = scope(|s| {
+///     let a = s.spawn(|| search(&data[..5_000], 7_777));
+///     let b = s.spawn(|| search(&data[5_000..], 7_777));
+///     let hit = b.join().unwrap();
+///     a.terminate(); // the other half is no longer needed
+///     let _ = a.join();
+///     hit
+/// });
+/// assert_eq!(found, Some(2_777));
+/// ```
+pub fn scope<'env, F, R>(f: F) -> R
+where
+    F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
+{
+    std::thread::scope(|s| {
+        let s: *const std::thread::Scope<'_, 'env> = s;
+        // SAFETY: `Scope` is `repr(transparent)` over `std::thread::Scope`,
+        // so the pointer cast keeps layout, and the reference keeps the
+        // lifetime std gave it.
+        f(unsafe { &*s.cast::<Scope<'_, 'env>>() })
+    })
+}
+
+impl<'scope, 'env> Scope<'scope, 'env> {
+    /// Spawns a killable thread in the scope, like
+    /// [`std::thread::Scope::spawn`].
+    ///
+    /// # Panics
+    ///
+    /// If the OS refuses to create a thread; use
+    /// [`Builder::spawn_scoped`] to get the error instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut hits = 0;
+    /// killable::scope(|s| {
+    ///     s.spawn(|| hits += 1);
+    /// });
+    /// assert_eq!(hits, 1);
+    /// ```
+    pub fn spawn<F, T>(&'scope self, f: F) -> ScopedKillableThread<'scope, T>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        self.spawn_with(Builder::new(), f)
+            .expect("killable: failed to spawn scoped thread")
+    }
+
+    pub(crate) fn spawn_with<F, T>(
+        &'scope self,
+        builder: Builder,
+        f: F,
+    ) -> io::Result<ScopedKillableThread<'scope, T>>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        let (std_builder, entry, deadline) = builder.prepare();
+        let run_entry = entry.clone();
+        let spawned =
+            std_builder.spawn_scoped(&self.std, move || match run(&run_entry, deadline, f) {
+                // Handed to std as the panic it is, so that an unjoined panicked
+                // thread makes the scope panic, as with `std::thread::scope`;
+                // `join` turns it back into `JoinError::Panicked`.
+                Err(JoinError::Panicked(payload)) => resume_unwind(payload),
+                other => other,
+            });
+        let handle = finish_spawn(&entry, spawned)?;
+        Ok(ScopedKillableThread {
+            killer: Killer::from_entry(entry),
+            handle,
+        })
+    }
+}
+
+impl fmt::Debug for Scope<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scope").finish_non_exhaustive()
+    }
+}
+
+/// A handle to a killable thread spawned in a [`scope`]: the scoped
+/// counterpart of [`KillableThread`](crate::KillableThread).
+#[must_use = "an unjoined scoped thread is joined when the scope ends; join it to see its result"]
+pub struct ScopedKillableThread<'scope, T> {
+    killer: Killer,
+    handle: ScopedJoinHandle<'scope, Result<T, JoinError>>,
+}
+
+impl<T> ScopedKillableThread<'_, T> {
+    /// See [`Killer::raise`].
+    ///
+    /// # Errors
+    ///
+    /// Hands `exc` back if it was not accepted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// killable::scope(|s| {
+    ///     let t = s.spawn(|| loop { killable::checkpoint() });
+    ///     t.raise(5_i32).unwrap();
+    ///     assert_eq!(t.join().unwrap_err().downcast_raised::<i32>().unwrap(), 5);
+    /// });
+    /// ```
+    pub fn raise<E: Any + Send + 'static>(&self, exc: E) -> Result<(), E> {
+        self.killer.raise(exc)
+    }
+
+    /// See [`Killer::terminate`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// killable::scope(|s| {
+    ///     let t = s.spawn(|| loop { killable::checkpoint() });
+    ///     t.terminate();
+    ///     assert!(t.join().unwrap_err().is_terminated());
+    /// });
+    /// ```
+    pub fn terminate(&self) {
+        self.killer.terminate();
+    }
+
+    /// See [`KillableThread::join`](crate::KillableThread::join).
+    ///
+    /// # Errors
+    ///
+    /// How the thread was killed, or its panic.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let x = 20;
+    /// killable::scope(|s| assert_eq!(s.spawn(|| x + 1).join().unwrap(), 21));
+    /// ```
+    pub fn join(self) -> Result<T, JoinError> {
+        wait::until_finished(self.killer.entry(), None);
+        flatten(self.handle.join())
+    }
+
+    /// See [`KillableThread::join_timeout`](crate::KillableThread::join_timeout).
+    ///
+    /// # Errors
+    ///
+    /// `Err(self)` if the thread is still running after `timeout`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// killable::scope(|s| {
+    ///     let t = s.spawn(|| 3);
+    ///     assert_eq!(t.join_timeout(Duration::from_secs(10)).ok().unwrap().unwrap(), 3);
+    /// });
+    /// ```
+    pub fn join_timeout(self, timeout: Duration) -> Result<Result<T, JoinError>, Self> {
+        let deadline = Instant::now().checked_add(timeout);
+        if wait::until_finished(self.killer.entry(), deadline) {
+            Ok(flatten(self.handle.join()))
+        } else {
+            Err(self)
+        }
+    }
+
+    /// Whether the thread's body is still running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// killable::scope(|s| {
+    ///     let t = s.spawn(|| loop { killable::checkpoint() });
+    ///     assert!(t.is_alive());
+    ///     t.terminate();
+    /// });
+    /// ```
+    pub fn is_alive(&self) -> bool {
+        self.killer.is_alive()
+    }
+
+    /// Whether the thread's body has returned or unwound.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// killable::scope(|s| {
+    ///     let t = s.spawn(|| ());
+    ///     while !t.is_finished() { std::thread::yield_now(); }
+    /// });
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.killer.is_finished()
+    }
+
+    /// The thread's id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// killable::scope(|s| {
+    ///     let t = s.spawn(|| std::thread::current().id());
+    ///     let id = t.id();
+    ///     assert_eq!(t.join().unwrap(), id);
+    /// });
+    /// ```
+    pub fn id(&self) -> ThreadId {
+        self.killer.id()
+    }
+
+    /// The underlying [`Thread`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// killable::scope(|s| {
+    ///     let t = s.spawn(|| ());
+    ///     let _unparker = t.thread().clone();
+    /// });
+    /// ```
+    pub fn thread(&self) -> &Thread {
+        self.handle.thread()
+    }
+
+    /// A [`Killer`] for this thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// killable::scope(|s| {
+    ///     let t = s.spawn(|| loop { killable::checkpoint() });
+    ///     let k = t.killer();
+    ///     s.spawn(move || k.terminate());
+    ///     assert!(t.join().unwrap_err().is_terminated());
+    /// });
+    /// ```
+    pub fn killer(&self) -> Killer {
+        self.killer.clone()
+    }
+}
+
+impl<T> fmt::Debug for ScopedKillableThread<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopedKillableThread")
+            .field("killer", &self.killer)
+            .finish()
+    }
+}

@@ -1,0 +1,15 @@
+//! Blocking operations that wake at once when their thread is killed.
+//!
+//! Each one behaves like its `std` counterpart on a thread that is not
+//! killable (or inside a [`shield`](crate::shield)); on a killable thread, a
+//! raise, a termination or an expired [`with_timeout`](crate::with_timeout)
+//! deadline ends the wait by unwinding, immediately, whatever its timeout.
+
+mod condvar;
+pub mod mpsc;
+mod mutex;
+mod sleep;
+
+pub use condvar::{Condvar, WaitTimeoutResult};
+pub use mutex::{Mutex, MutexGuard};
+pub use sleep::{park, park_timeout, sleep, sleep_until};

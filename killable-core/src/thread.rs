@@ -1,0 +1,650 @@
+//! Spawning killable threads, and the handles that kill and join them.
+
+use std::any::Any;
+use std::fmt;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::thread::{JoinHandle, Thread, ThreadId};
+use std::time::{Duration, Instant};
+
+use crate::checkpoint::deliver_pending;
+use crate::error::JoinError;
+use crate::local;
+use crate::registry::{self, Entry};
+use crate::state::Kill;
+use crate::timer::{self, TimerKey};
+use crate::wait;
+
+/// A handle that can raise into or terminate a killable thread, but not join
+/// it. Cheap to clone; `Send + Sync`, so a watchdog or a signal handler thread
+/// can own one.
+///
+/// # Examples
+///
+/// ```
+/// use killable::KillableThread;
+///
+/// let t = KillableThread::spawn(|| loop { killable::sleep(std::time::Duration::from_millis(5)) });
+/// let killer = t.killer();
+/// std::thread::spawn(move || killer.terminate()).join().unwrap();
+/// assert!(t.join().unwrap_err().is_terminated());
+/// ```
+#[derive(Clone)]
+pub struct Killer {
+    entry: Arc<Entry>,
+}
+
+impl Killer {
+    pub(crate) fn from_entry(entry: Arc<Entry>) -> Self {
+        Killer { entry }
+    }
+
+    pub(crate) fn entry(&self) -> &Entry {
+        &self.entry
+    }
+
+    /// Raises `exc` in the thread: at its next checkpoint it unwinds with
+    /// `exc`, which [`catch`](crate::catch) can catch by type and
+    /// [`JoinError::Raised`] carries otherwise.
+    ///
+    /// Raises are edge-triggered and queued: several raises before delivery
+    /// are delivered in order, one per checkpoint. A raise accepted but not
+    /// yet delivered when the thread returns is dropped with the thread's
+    /// state.
+    ///
+    /// # Errors
+    ///
+    /// Hands `exc` back if it was not accepted: the thread has finished, it is
+    /// being terminated (termination wins), or this build uses
+    /// `panic = "abort"` (where a kill cannot unwind).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = killable::KillableThread::spawn(|| 1);
+    /// let killer = t.killer();
+    /// assert_eq!(t.join().unwrap(), 1);
+    /// assert_eq!(killer.raise("too late"), Err("too late"));
+    /// ```
+    pub fn raise<E: Any + Send + 'static>(&self, exc: E) -> Result<(), E> {
+        self.entry.state.raise(exc)
+    }
+
+    /// Terminates the thread: it unwinds at its next checkpoint, running every
+    /// destructor, and its join gives [`JoinError::Terminated`].
+    ///
+    /// Level-triggered: if the unwind is caught (`catch_unwind` in a loop),
+    /// it is delivered again at every checkpoint until the thread has exited.
+    /// A thread blocked in a killable wait wakes at once. Does nothing if the
+    /// thread has finished (or in a `panic = "abort"` build).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = killable::KillableThread::spawn(|| loop {
+    ///     // swallowing the unwind does not help: it comes back
+    ///     let _ = std::panic::catch_unwind(|| killable::checkpoint());
+    /// });
+    /// t.killer().terminate();
+    /// assert!(t.join().unwrap_err().is_terminated());
+    /// ```
+    pub fn terminate(&self) {
+        self.entry.state.terminate();
+    }
+
+    /// Whether the thread's body is still running (`!is_finished()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = killable::KillableThread::spawn(|| ());
+    /// let killer = t.killer();
+    /// t.join().unwrap();
+    /// assert!(!killer.is_alive());
+    /// ```
+    pub fn is_alive(&self) -> bool {
+        !self.is_finished()
+    }
+
+    /// Whether the thread's body has returned or unwound.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = killable::KillableThread::spawn(|| ());
+    /// let killer = t.killer();
+    /// t.join().unwrap();
+    /// assert!(killer.is_finished());
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.entry.state.is_finished()
+    }
+
+    /// The thread's id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = killable::KillableThread::spawn(|| std::thread::current().id());
+    /// let id = t.killer().id();
+    /// assert_eq!(t.join().unwrap(), id);
+    /// ```
+    pub fn id(&self) -> ThreadId {
+        self.thread().id()
+    }
+
+    /// The thread's name, if it was given one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = killable::Builder::new().name("io".into()).spawn(|| ()).unwrap();
+    /// assert_eq!(t.killer().name(), Some("io"));
+    /// # t.join().unwrap();
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.entry.name.as_deref()
+    }
+
+    fn thread(&self) -> &Thread {
+        // Set by `spawn` before any handle or killer is handed out.
+        self.entry
+            .thread
+            .get()
+            .expect("killable: thread handle is set before spawn returns")
+    }
+}
+
+impl fmt::Debug for Killer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Killer")
+            .field("id", &self.id())
+            .field("name", &self.name())
+            .field("alive", &self.is_alive())
+            .finish()
+    }
+}
+
+/// An owned handle to a killable thread: std's `JoinHandle` plus
+/// [`raise`](Self::raise) and [`terminate`](Self::terminate).
+///
+/// Dropping it detaches the thread (it keeps running, and stays reachable
+/// through [`registry`](crate::registry)).
+///
+/// # Examples
+///
+/// ```
+/// use killable::{killable, KillableThread};
+///
+/// #[killable]
+/// fn count_forever() -> u64 {
+///     let mut n = 0u64;
+///     loop {
+///         n = n.wrapping_add(1);
+///     }
+/// }
+///
+/// let t: KillableThread<u64> = KillableThread::spawn(count_forever);
+/// assert!(t.is_alive());
+/// t.terminate();
+/// assert!(t.join().unwrap_err().is_terminated());
+/// ```
+#[must_use = "dropping a KillableThread detaches the thread; join it or keep a Killer"]
+pub struct KillableThread<T> {
+    killer: Killer,
+    handle: JoinHandle<Result<T, JoinError>>,
+}
+
+impl<T: Send + 'static> KillableThread<T> {
+    /// Spawns a killable thread running `f`, like [`std::thread::spawn`].
+    ///
+    /// # Panics
+    ///
+    /// If the OS refuses to create a thread; use [`Builder::spawn`] to get
+    /// the error instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = killable::KillableThread::spawn(|| 6 * 7);
+    /// assert_eq!(t.join().unwrap(), 42);
+    /// ```
+    pub fn spawn<F>(f: F) -> KillableThread<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+    {
+        Builder::new()
+            .spawn(f)
+            .expect("killable: failed to spawn thread")
+    }
+}
+
+impl<T> KillableThread<T> {
+    /// See [`Killer::raise`].
+    ///
+    /// # Errors
+    ///
+    /// Hands `exc` back if it was not accepted (the thread has finished or is
+    /// being terminated).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(Debug)]
+    /// struct Reload { generation: u32 }
+    ///
+    /// let t = killable::KillableThread::spawn(|| loop { killable::checkpoint() });
+    /// t.raise(Reload { generation: 2 }).unwrap();
+    /// let err = t.join().unwrap_err();
+    /// assert_eq!(err.downcast_raised::<Reload>().unwrap().generation, 2);
+    /// ```
+    pub fn raise<E: Any + Send + 'static>(&self, exc: E) -> Result<(), E> {
+        self.killer.raise(exc)
+    }
+
+    /// See [`Killer::terminate`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = killable::KillableThread::spawn(|| loop { killable::checkpoint() });
+    /// t.terminate();
+    /// assert!(t.join().unwrap_err().is_terminated());
+    /// ```
+    pub fn terminate(&self) {
+        self.killer.terminate();
+    }
+
+    /// Waits for the thread to finish and returns its result, like
+    /// [`std::thread::JoinHandle::join`], with the way it was killed in the
+    /// error. Called from a killable thread, the wait itself is killable.
+    ///
+    /// # Errors
+    ///
+    /// [`JoinError::Terminated`], [`JoinError::Raised`] (an uncaught raise,
+    /// with its value) or [`JoinError::Panicked`] (with the payload).
+    ///
+    /// # Panics
+    ///
+    /// If called on the thread's own handle from inside that thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = killable::KillableThread::spawn(|| "done");
+    /// assert_eq!(t.join().unwrap(), "done");
+    /// ```
+    pub fn join(self) -> Result<T, JoinError> {
+        wait::until_finished(&self.killer.entry, None);
+        flatten(self.handle.join())
+    }
+
+    /// Like [`join`](Self::join), but gives up after `timeout`, handing the
+    /// handle back in `Err` so the caller can terminate it and try again.
+    ///
+    /// # Errors
+    ///
+    /// `Err(self)` if the thread is still running after `timeout`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let t = killable::KillableThread::spawn(|| loop { killable::sleep(Duration::from_millis(5)) });
+    /// let t = t.join_timeout(Duration::from_millis(20)).unwrap_err(); // still running
+    /// t.terminate();
+    /// let result = t.join_timeout(Duration::from_secs(10)).ok().unwrap();
+    /// assert!(result.unwrap_err().is_terminated());
+    /// ```
+    pub fn join_timeout(self, timeout: Duration) -> Result<Result<T, JoinError>, Self> {
+        let deadline = Instant::now().checked_add(timeout);
+        if wait::until_finished(&self.killer.entry, deadline) {
+            Ok(flatten(self.handle.join()))
+        } else {
+            Err(self)
+        }
+    }
+
+    /// Whether the thread's body is still running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = killable::KillableThread::spawn(|| loop { killable::checkpoint() });
+    /// assert!(t.is_alive());
+    /// t.terminate();
+    /// # t.join().unwrap_err();
+    /// ```
+    pub fn is_alive(&self) -> bool {
+        self.killer.is_alive()
+    }
+
+    /// Whether the thread's body has returned or unwound (then
+    /// [`join`](Self::join) does not block for long).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = killable::KillableThread::spawn(|| ());
+    /// while !t.is_finished() { std::thread::yield_now(); }
+    /// t.join().unwrap();
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.killer.is_finished()
+    }
+
+    /// The thread's id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = killable::KillableThread::spawn(|| std::thread::current().id());
+    /// let id = t.id();
+    /// assert_eq!(t.join().unwrap(), id);
+    /// ```
+    pub fn id(&self) -> ThreadId {
+        self.killer.id()
+    }
+
+    /// The underlying [`Thread`], e.g. to unpark it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = killable::Builder::new().name("w".into()).spawn(|| ()).unwrap();
+    /// assert_eq!(t.thread().name(), Some("w"));
+    /// # t.join().unwrap();
+    /// ```
+    pub fn thread(&self) -> &Thread {
+        self.handle.thread()
+    }
+
+    /// A [`Killer`] for this thread, to hand to other threads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = killable::KillableThread::spawn(|| loop { killable::checkpoint() });
+    /// let k = t.killer();
+    /// k.terminate();
+    /// assert!(t.join().unwrap_err().is_terminated());
+    /// ```
+    pub fn killer(&self) -> Killer {
+        self.killer.clone()
+    }
+}
+
+impl<T> fmt::Debug for KillableThread<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KillableThread")
+            .field("id", &self.id())
+            .field("name", &self.killer.name())
+            .field("alive", &self.is_alive())
+            .finish()
+    }
+}
+
+pub(crate) fn flatten<T>(r: std::thread::Result<Result<T, JoinError>>) -> Result<T, JoinError> {
+    match r {
+        Ok(r) => r,
+        // Only reachable if dropping a discarded raise payload panicked after
+        // the body ended: report it as the panic it is.
+        Err(p) => Err(JoinError::Panicked(p)),
+    }
+}
+
+/// Configures a killable thread before spawning it, like
+/// [`std::thread::Builder`], plus a [`deadline`](Self::deadline).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let t = killable::Builder::new()
+///     .name("crawler".to_string())
+///     .stack_size(256 * 1024)
+///     .deadline(Instant::now() + Duration::from_millis(20))
+///     .spawn(|| loop { killable::sleep(Duration::from_millis(1)) })
+///     .unwrap();
+/// assert!(t.join().unwrap_err().is_terminated()); // terminated at its deadline
+/// ```
+#[derive(Debug, Default)]
+#[must_use = "a Builder does nothing until spawn is called"]
+pub struct Builder {
+    name: Option<String>,
+    stack_size: Option<usize>,
+    deadline: Option<Instant>,
+}
+
+impl Builder {
+    /// A builder with no name, the default stack size and no deadline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = killable::Builder::new().spawn(|| 1).unwrap();
+    /// assert_eq!(t.join().unwrap(), 1);
+    /// ```
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the thread (shown in panic messages and
+    /// [`registry::threads`](crate::registry::threads)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = killable::Builder::new().name("a".into()).spawn(|| std::thread::current().name().map(String::from)).unwrap();
+    /// assert_eq!(t.join().unwrap().as_deref(), Some("a"));
+    /// ```
+    pub fn name(mut self, name: String) -> Builder {
+        self.name = Some(name);
+        self
+    }
+
+    /// Sets the stack size in bytes, as [`std::thread::Builder::stack_size`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = killable::Builder::new().stack_size(64 * 1024).spawn(|| 1).unwrap();
+    /// assert_eq!(t.join().unwrap(), 1);
+    /// ```
+    pub fn stack_size(mut self, size: usize) -> Builder {
+        self.stack_size = Some(size);
+        self
+    }
+
+    /// Terminates the thread at `deadline` if it is still running then (its
+    /// join gives [`JoinError::Terminated`]). A deadline in the past
+    /// terminates it at its first checkpoint.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let t = killable::Builder::new()
+    ///     .deadline(Instant::now() + Duration::from_secs(60))
+    ///     .spawn(|| "finished early")
+    ///     .unwrap();
+    /// assert_eq!(t.join().unwrap(), "finished early");
+    /// ```
+    pub fn deadline(mut self, deadline: Instant) -> Builder {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Spawns the thread.
+    ///
+    /// # Errors
+    ///
+    /// The OS's error if it refuses to create the thread (e.g. a stack size
+    /// it cannot provide). Nothing is left registered then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = killable::Builder::new().spawn(|| 2 + 2)?;
+    /// assert_eq!(t.join().unwrap(), 4);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn spawn<F, T>(self, f: F) -> io::Result<KillableThread<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (std_builder, entry, deadline) = self.prepare();
+        let run_entry = entry.clone();
+        let spawned = std_builder.spawn(move || run(&run_entry, deadline, f));
+        let handle = finish_spawn(&entry, spawned)?;
+        Ok(KillableThread {
+            killer: Killer::from_entry(entry),
+            handle,
+        })
+    }
+
+    /// Spawns a scoped killable thread, as
+    /// [`std::thread::Builder::spawn_scoped`].
+    ///
+    /// # Errors
+    ///
+    /// The OS's error if it refuses to create the thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let data = vec![1, 2, 3];
+    /// killable::scope(|s| {
+    ///     let t = killable::Builder::new().name("sum".into()).spawn_scoped(s, || data.iter().sum::<i32>()).unwrap();
+    ///     assert_eq!(t.join().unwrap(), 6);
+    /// });
+    /// ```
+    pub fn spawn_scoped<'scope, 'env, F, T>(
+        self,
+        scope: &'scope crate::scope::Scope<'scope, 'env>,
+        f: F,
+    ) -> io::Result<crate::scope::ScopedKillableThread<'scope, T>>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        scope.spawn_with(self, f)
+    }
+
+    pub(crate) fn prepare(self) -> (std::thread::Builder, Arc<Entry>, Option<Instant>) {
+        let mut b = std::thread::Builder::new();
+        if let Some(name) = &self.name {
+            b = b.name(name.clone());
+        }
+        if let Some(size) = self.stack_size {
+            b = b.stack_size(size);
+        }
+        let entry = Entry::new(self.name);
+        // Registered before the OS thread exists, so that `terminate_all`
+        // cannot miss a thread whose spawn overlaps it.
+        registry::insert(&entry);
+        (b, entry, self.deadline)
+    }
+}
+
+/// Completes a spawn: records the thread handle, or unregisters on failure.
+pub(crate) fn finish_spawn<H: HasThread>(
+    entry: &Arc<Entry>,
+    spawned: io::Result<H>,
+) -> io::Result<H> {
+    match spawned {
+        Ok(h) => {
+            let _ = entry.thread.set(h.thread().clone());
+            Ok(h)
+        }
+        Err(e) => {
+            registry::remove(entry);
+            Err(e)
+        }
+    }
+}
+
+pub(crate) trait HasThread {
+    fn thread(&self) -> &Thread;
+}
+impl<T> HasThread for JoinHandle<T> {
+    fn thread(&self) -> &Thread {
+        JoinHandle::thread(self)
+    }
+}
+impl<T> HasThread for std::thread::ScopedJoinHandle<'_, T> {
+    fn thread(&self) -> &Thread {
+        std::thread::ScopedJoinHandle::thread(self)
+    }
+}
+
+/// The body of every killable thread: install the state, run `f` catching
+/// every unwind, and leave the registry on every path.
+pub(crate) fn run<T>(
+    entry: &Arc<Entry>,
+    deadline: Option<Instant>,
+    f: impl FnOnce() -> T,
+) -> Result<T, JoinError> {
+    /// Runs on every exit path, before thread-locals are destroyed, so that
+    /// checkpoints in thread-local destructors find no state and never
+    /// deliver.
+    struct Exit<'a> {
+        entry: &'a Arc<Entry>,
+        prev: *const crate::state::Inner,
+        timer: Option<TimerKey>,
+    }
+    impl Drop for Exit<'_> {
+        fn drop(&mut self) {
+            local::set_current(self.prev);
+            if let Some(key) = self.timer.take() {
+                timer::cancel(key);
+            }
+            let undelivered = self.entry.state.finish();
+            registry::remove(self.entry);
+            drop(undelivered);
+        }
+    }
+
+    let me = std::thread::current();
+    entry.state.set_thread(me.clone());
+    let _ = entry.thread.set(me);
+    let prev = local::set_current(Arc::as_ptr(&entry.state));
+    let timer = deadline.map(|at| {
+        let weak = Arc::downgrade(entry);
+        timer::schedule(
+            at,
+            Box::new(move || {
+                if let Some(e) = weak.upgrade() {
+                    e.state.terminate();
+                }
+            }),
+        )
+    });
+    let exit = Exit { entry, prev, timer };
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        // A kill sent before the thread started lands before `f` runs.
+        deliver_pending(&entry.state);
+        f()
+    }));
+    drop(exit);
+    classify(result)
+}
+
+fn classify<T>(result: std::thread::Result<T>) -> Result<T, JoinError> {
+    match result {
+        Ok(v) => Ok(v),
+        Err(payload) => match payload.downcast::<Kill>() {
+            Ok(kill) => match *kill {
+                Kill::Raise(v) => Err(JoinError::Raised(v)),
+                // A deadline always stops at its own `with_timeout`; one that
+                // got this far was swallowed and its scope is gone. Report it
+                // as the termination it amounts to.
+                Kill::Terminate | Kill::Deadline(_) => Err(JoinError::Terminated),
+            },
+            Err(payload) => Err(JoinError::Panicked(payload)),
+        },
+    }
+}

@@ -1,0 +1,149 @@
+//! Cancel scopes with deadlines, for any thread.
+
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::error::TimedOut;
+use crate::local;
+use crate::state::{Inner, Kill, KILLS_UNWIND};
+use crate::timer::{self, TimerKey};
+
+/// Runs `f` with a deadline `timeout` from now: if the deadline passes while
+/// `f` runs, the next checkpoint inside `f` unwinds out of it and this returns
+/// `Err(TimedOut)`, with every destructor inside `f` run.
+///
+/// Works on any thread, the main thread included: a thread that is not
+/// killable becomes killable for the scope's duration, by its own deadline
+/// only. Killable waits inside `f` ([`sleep`](crate::sleep), condvars,
+/// channels, joins) wake at once when the deadline passes.
+///
+/// * `Ok` whenever `f` returns, even after its deadline (a deadline is only
+///   acted on at a checkpoint or killable wait).
+/// * Nested scopes each catch only their own expiry; an outer expiry passes
+///   through inner scopes untouched, and so do terminations and raises.
+/// * A scope that ends, by any path, leaves nothing pending.
+/// * A zero or past timeout expires at the first checkpoint inside `f`.
+/// * A deadline inside a [`shield`](crate::shield) lands at the first
+///   checkpoint after it.
+///
+/// All deadlines in the process share one timer thread; a scope costs a
+/// map insert and remove, not a thread.
+///
+/// # Panics
+///
+/// If the OS refuses to spawn the timer thread, the first time one is
+/// needed. Panics of `f` propagate.
+///
+/// # Examples
+///
+/// ```
+/// use killable::{killable, with_timeout, TimedOut};
+/// use std::time::Duration;
+///
+/// #[killable]
+/// fn collatz_steps(mut n: u64) -> u64 {
+///     let mut steps = 0;
+///     while n != 1 {
+///         n = if n % 2 == 0 { n / 2 } else { 3 * n + 1 };
+///         steps += 1;
+///     }
+///     steps
+/// }
+///
+/// assert_eq!(with_timeout(Duration::from_secs(10), || collatz_steps(27)), Ok(111));
+/// // `n == 0` never reaches 1: the deadline ends it.
+/// assert_eq!(with_timeout(Duration::from_millis(20), || collatz_steps(0)), Err(TimedOut));
+/// ```
+pub fn with_timeout<R>(timeout: Duration, f: impl FnOnce() -> R) -> Result<R, TimedOut> {
+    match Instant::now().checked_add(timeout) {
+        Some(deadline) => with_deadline(deadline, f),
+        // Further than `Instant` can count: no deadline at all.
+        None => Ok(f()),
+    }
+}
+
+/// Like [`with_timeout`], with an absolute deadline.
+///
+/// # Panics
+///
+/// If the OS refuses to spawn the timer thread, the first time one is
+/// needed. Panics of `f` propagate.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let deadline = Instant::now() + Duration::from_millis(10);
+/// let r = killable::with_deadline(deadline, || killable::sleep(Duration::from_secs(60)));
+/// assert!(r.is_err());
+/// ```
+pub fn with_deadline<R>(deadline: Instant, f: impl FnOnce() -> R) -> Result<R, TimedOut> {
+    if !KILLS_UNWIND {
+        // Under `panic = "abort"` a deadline could only abort the process.
+        return Ok(f());
+    }
+    let (inner, _adhoc) = match local::current_arc() {
+        Some(inner) => (inner, None),
+        None => {
+            let inner = Arc::new(Inner::new());
+            inner.set_thread(std::thread::current());
+            let adhoc = AdHoc(local::set_current(Arc::as_ptr(&inner)));
+            (inner, Some(adhoc))
+        }
+    };
+    let id = timer::next_id();
+    let expired = deadline <= Instant::now();
+    inner.push_scope(id, expired);
+    let key = (!expired).then(|| {
+        let weak = Arc::downgrade(&inner);
+        timer::schedule(
+            deadline,
+            Box::new(move || {
+                if let Some(inner) = weak.upgrade() {
+                    inner.expire_scope(id);
+                }
+            }),
+        )
+    });
+    let scope = Close {
+        inner: &inner,
+        id,
+        key,
+    };
+    let result = catch_unwind(AssertUnwindSafe(f));
+    drop(scope);
+    match result {
+        Ok(r) => Ok(r),
+        Err(payload) => match payload.downcast_ref::<Kill>() {
+            Some(Kill::Deadline(d)) if *d == id => Err(TimedOut),
+            _ => resume_unwind(payload),
+        },
+    }
+}
+
+/// Closes the scope on every path out of `f`.
+struct Close<'a> {
+    inner: &'a Arc<Inner>,
+    id: u64,
+    key: Option<TimerKey>,
+}
+
+impl Drop for Close<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            timer::cancel(key);
+        }
+        self.inner.pop_scope(self.id);
+    }
+}
+
+/// Makes a plain thread non-killable again when its outermost scope ends.
+/// Dropped before the ad-hoc state's `Arc`, which is declared first.
+struct AdHoc(*const Inner);
+
+impl Drop for AdHoc {
+    fn drop(&mut self) {
+        local::set_current(self.0);
+    }
+}

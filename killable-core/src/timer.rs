@@ -1,0 +1,123 @@
+//! One timer thread for every deadline in the process.
+//!
+//! `with_timeout` scopes and `Builder::deadline` schedule an action here; the
+//! thread sleeps until the earliest one. Scheduling wakes the timer thread
+//! only when the new deadline is earlier than the one it sleeps until, so a
+//! stream of `with_timeout` calls with similar timeouts costs a map insert and
+//! remove each, without a syscall.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Condvar, LazyLock, Mutex};
+use std::time::Instant;
+
+use crate::prim::lock;
+
+type Action = Box<dyn FnOnce() + Send>;
+
+/// Identifies a scheduled action, for [`cancel`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct TimerKey(Instant, u64);
+
+struct Queue {
+    entries: BTreeMap<TimerKey, Action>,
+    /// The timer thread is firing actions outside the lock; it re-reads the
+    /// queue before sleeping again, so no notification is needed.
+    busy: bool,
+    /// When the sleeping timer thread will next look, `None` = never.
+    wake_at: Option<Instant>,
+    started: bool,
+}
+
+struct Timer {
+    queue: Mutex<Queue>,
+    cv: Condvar,
+}
+
+static TIMER: LazyLock<Timer> = LazyLock::new(|| Timer {
+    queue: Mutex::new(Queue {
+        entries: BTreeMap::new(),
+        busy: false,
+        wake_at: None,
+        started: false,
+    }),
+    cv: Condvar::new(),
+});
+
+/// A process-wide unique id, for timer keys and cancel scopes.
+pub(crate) fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Relaxed)
+}
+
+/// Runs `action` on the timer thread at `at` (at once if `at` has passed),
+/// unless [`cancel`]led first. Actions must be quick: they delay the others.
+///
+/// # Panics
+///
+/// If the timer thread cannot be spawned (the OS refuses a thread).
+pub(crate) fn schedule(at: Instant, action: Action) -> TimerKey {
+    let key = TimerKey(at, next_id());
+    let mut q = lock(&TIMER.queue);
+    if !q.started {
+        std::thread::Builder::new()
+            .name("killable-timer".into())
+            .spawn(run)
+            .expect("killable: the OS refused to spawn the timer thread");
+        q.started = true;
+    }
+    q.entries.insert(key, action);
+    if !q.busy && q.wake_at.map_or(true, |w| at < w) {
+        TIMER.cv.notify_one();
+    }
+    key
+}
+
+/// Removes a scheduled action; returns false if it already ran (or is
+/// running).
+pub(crate) fn cancel(key: TimerKey) -> bool {
+    let removed = lock(&TIMER.queue).entries.remove(&key);
+    // Dropped outside the lock: it may own an `Arc` whose drop is not ours.
+    removed.is_some()
+}
+
+fn run() {
+    let mut q = lock(&TIMER.queue);
+    loop {
+        let now = Instant::now();
+        let mut due = Vec::new();
+        while let Some(entry) = q.entries.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            due.push(entry.remove());
+        }
+        if !due.is_empty() {
+            q.busy = true;
+            drop(q);
+            for action in due {
+                action();
+            }
+            q = lock(&TIMER.queue);
+            q.busy = false;
+            continue;
+        }
+        q = match q.entries.first_key_value().map(|(k, _)| k.0) {
+            Some(at) => {
+                q.wake_at = Some(at);
+                let (g, _) = TIMER
+                    .cv
+                    .wait_timeout(q, at.saturating_duration_since(now))
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                g
+            }
+            None => {
+                q.wake_at = None;
+                TIMER
+                    .cv
+                    .wait(q)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+            }
+        };
+    }
+}

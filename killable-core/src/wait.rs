@@ -1,0 +1,108 @@
+//! The one way this crate blocks: park until a condition holds, a deadline
+//! passes, or a kill arrives.
+//!
+//! Every killable wait parks the thread, and every kill unparks it after
+//! recording itself, so a kill can never be lost between the waiter's test
+//! and its sleep: `unpark` before `park` makes the `park` return at once.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
+
+use crate::checkpoint::{deliver_pending, deliverable};
+use crate::local;
+use crate::prim::{park, park_timeout};
+use crate::registry::Entry;
+use crate::state::Inner;
+
+/// Why [`park_until`] returned.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Woke {
+    Done,
+    TimedOut,
+    /// A kill is deliverable; the caller undoes its registrations, then calls
+    /// [`deliver_current`].
+    Killed,
+}
+
+/// Parks until `done()` holds, `deadline` passes, or (on a killable thread,
+/// outside shields) a kill is pending. Whoever makes `done()` true must
+/// unpark this thread. Spurious wake-ups are absorbed here.
+pub(crate) fn park_until(deadline: Option<Instant>, mut done: impl FnMut() -> bool) -> Woke {
+    local::with_current(|inner| {
+        let inner = inner.filter(|_| local::can_deliver());
+        let _blocked = inner.map(Blocked::new);
+        loop {
+            if let Some(i) = inner {
+                if deliverable(i) {
+                    return Woke::Killed;
+                }
+            }
+            if done() {
+                return Woke::Done;
+            }
+            match deadline {
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return Woke::TimedOut;
+                    }
+                    park_timeout(d - now);
+                }
+                None => park(),
+            }
+        }
+    })
+}
+
+/// Delivers the current thread's pending kill (after a [`Woke::Killed`]).
+pub(crate) fn deliver_current() {
+    local::with_current(|inner| {
+        if let Some(inner) = inner {
+            deliver_pending(inner);
+        }
+    });
+}
+
+/// Marks the state blocked for `registry::threads()` while it lives.
+pub(crate) struct Blocked<'a>(&'a Inner);
+
+impl<'a> Blocked<'a> {
+    pub(crate) fn new(inner: &'a Inner) -> Self {
+        inner.blocked.store(true, Relaxed);
+        Blocked(inner)
+    }
+}
+
+impl Drop for Blocked<'_> {
+    fn drop(&mut self) {
+        self.0.blocked.store(false, Relaxed);
+    }
+}
+
+/// Waits until `entry`'s body has finished or `deadline` passes; returns
+/// whether it finished. Killable on a killable thread.
+///
+/// # Panics
+///
+/// If `entry` is the calling thread (it would wait for itself forever).
+pub(crate) fn until_finished(entry: &Entry, deadline: Option<Instant>) -> bool {
+    let me = std::thread::current();
+    if entry.thread.get().map(|t| t.id()) == Some(me.id()) {
+        panic!("killable: a thread cannot join itself");
+    }
+    if !entry.state.add_joiner(&me) {
+        return true;
+    }
+    match park_until(deadline, || entry.state.is_finished()) {
+        Woke::Done => true,
+        Woke::TimedOut => {
+            entry.state.remove_joiner(&me);
+            entry.state.is_finished()
+        }
+        Woke::Killed => {
+            entry.state.remove_joiner(&me);
+            deliver_current();
+            entry.state.is_finished()
+        }
+    }
+}

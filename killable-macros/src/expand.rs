@@ -1,0 +1,259 @@
+//! Inserting checkpoints into a function body.
+//!
+//! Input: `fn f() { a(); let x = 1; loop { b(); x += 1; } c() }`
+//! Output: `fn f() { CP; a(); CP; let x = 1; loop { CP; b(); x += 1; } c() }`
+//! where `CP` is `::killable::__private::checkpoint();`. `b();` gets no check of its own: the
+//! loop head's comes next, after nothing but straight-line code; `c()` ends the body, and the
+//! caller takes over.
+//!
+//! Checks are whole statements inserted between the user's statements, never wrappers around
+//! the user's expressions: a statement keeps its temporaries, its spans and its place in the
+//! block, and a `let` keeps its scope.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, ToTokens};
+use syn::visit_mut::{self, VisitMut};
+use syn::{Block, Expr, ImplItem, Item, Stmt, TraitItem};
+
+use crate::args::{self, Args};
+use crate::{scan, strip, validate};
+
+/// Entry point behind `#[killable]`, on `proc_macro2` tokens so unit tests can drive it.
+pub(crate) fn killable(args: TokenStream, input: TokenStream) -> TokenStream {
+    let args = match args::parse(args) {
+        Ok(args) => args,
+        Err(e) => return refuse(e, input),
+    };
+    let item: Item = match syn::parse2(input.clone()) {
+        Ok(item) => item,
+        Err(e) => return refuse(e, input),
+    };
+    let mut cx = Instrument::new(&args);
+    match item {
+        Item::Fn(mut f) => {
+            if let Some(e) = combine(validate::signature(&f.sig)) {
+                return refuse(e, input);
+            }
+            cx.fn_body(&mut f.block);
+            f.into_token_stream()
+        }
+        // Input: `impl T { fn a() {…} const fn b() {…} }`  Output: `a` instrumented, `b` as is.
+        Item::Impl(mut imp) => {
+            for member in &mut imp.items {
+                if let ImplItem::Fn(m) = member {
+                    if eligible_member(&m.attrs, &m.sig) {
+                        cx.fn_body(&mut m.block);
+                    }
+                }
+            }
+            imp.into_token_stream()
+        }
+        // Input: `trait T { fn a(&self) {…} fn b(&self); }`  Output: `a` instrumented, `b` as is.
+        Item::Trait(mut tr) => {
+            for member in &mut tr.items {
+                if let TraitItem::Fn(m) = member {
+                    if let Some(block) = &mut m.default {
+                        if eligible_member(&m.attrs, &m.sig) {
+                            cx.fn_body(block);
+                        }
+                    }
+                }
+            }
+            tr.into_token_stream()
+        }
+        // syn has no `Item` for a fn without a body (`fn f(&self);` in a trait) nor for a
+        // `default fn` (specialization): both come back verbatim.
+        Item::Verbatim(tokens) => {
+            if let Ok(m) = syn::parse2::<syn::TraitItemFn>(tokens.clone()) {
+                if let Some(semi) = &m.semi_token {
+                    let mut errors = validate::signature(&m.sig);
+                    errors.push(validate::missing_body(semi));
+                    return refuse(combine(errors).expect("one error at least"), input);
+                }
+            }
+            match syn::parse2::<syn::ImplItemFn>(tokens) {
+                Ok(mut m) => {
+                    if let Some(e) = combine(validate::signature(&m.sig)) {
+                        return refuse(e, input);
+                    }
+                    cx.fn_body(&mut m.block);
+                    m.into_token_stream()
+                }
+                Err(_) => refuse(validate::not_a_fn(&Item::Verbatim(input.clone())), input),
+            }
+        }
+        other => refuse(validate::not_a_fn(&other), input),
+    }
+}
+
+/// The error, then the item exactly as written: the user's other code still sees the item, so
+/// the one error we report is the only one.
+fn refuse(e: syn::Error, input: TokenStream) -> TokenStream {
+    let error = e.to_compile_error();
+    quote!(#error #input)
+}
+
+fn combine(errors: Vec<syn::Error>) -> Option<syn::Error> {
+    errors.into_iter().reduce(|mut all, e| {
+        all.combine(e);
+        all
+    })
+}
+
+/// On an impl or a trait, the attribute instruments what it could instrument alone and leaves
+/// the rest (`const fn`, `async fn`, `extern "C"`) untouched rather than failing the whole
+/// block. A method carrying its own `#[killable]` is left to that attribute, so it is not
+/// instrumented twice.
+fn eligible_member(attrs: &[syn::Attribute], sig: &syn::Signature) -> bool {
+    let own_attribute = attrs.iter().any(|a| {
+        a.path()
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "killable")
+    });
+    !own_attribute && validate::signature(sig).is_empty()
+}
+
+pub(crate) struct Instrument {
+    /// `::killable::__private::checkpoint();`, cloned at every insertion point.
+    check: Stmt,
+}
+
+impl Instrument {
+    pub(crate) fn new(args: &Args) -> Self {
+        let krate = &args.krate;
+        // Call-site spans: an unresolved path (a renamed dependency without `crate = …`)
+        // is reported at the attribute, where the fix goes.
+        let check = syn::parse_quote_spanned!(Span::mixed_site()=>
+            #krate::__private::checkpoint();
+        );
+        Instrument { check }
+    }
+
+    pub(crate) fn check(&self) -> Stmt {
+        self.check.clone()
+    }
+
+    /// Input: `{ #![inner] s1; s2 }`  Output: `{ #![inner] CP; s1'; s2' }`
+    /// Inner attributes live outside `stmts` in syn, so index 0 is after them.
+    fn fn_body(&mut self, block: &mut Block) {
+        self.visit_block_mut(block);
+        block.stmts.insert(0, self.check());
+    }
+
+    /// Input: `{ s1; s2 }` as a loop body  Output: `{ CP; s1'; s2' }`
+    fn loop_body(&mut self, block: &mut Block) {
+        self.statements(&mut block.stmts, true);
+        block.stmts.insert(0, self.check());
+    }
+
+    /// Input: `s1; s2; s3`  Output: `s1'; [CP;] s2'; s3'`
+    /// A check follows each statement that calls something, so a long callee that is not
+    /// itself killable is caught as soon as it returns. No check follows:
+    /// - the last statement of a block (a tail expression or not): control leaves the block
+    ///   right after it, and the enclosing statement, which contains the same call, is followed
+    ///   by its own check, or the loop head's check comes next; in a fn body, the function
+    ///   returns to its caller. This also keeps a check from landing after a final
+    ///   `std::process::exit(1);`, where it would be unreachable code;
+    /// - a statement that cannot complete (`return`, `break`, `continue`, `panic!`, …);
+    /// - in a loop body, the last calling statement when only straight-line code follows it:
+    ///   the next check is then the loop head's (or the one after the loop), a bounded
+    ///   number of instructions away.
+    fn statements(&mut self, stmts: &mut Vec<Stmt>, loop_body: bool) {
+        // Judged on the user's code, before the checks inserted below count as calls.
+        let effects: Vec<scan::Effects> = stmts.iter().map(scan::stmt).collect();
+        for stmt in stmts.iter_mut() {
+            self.visit_stmt_mut(stmt);
+        }
+        // Items run nothing, so "last" means the last statement that runs.
+        let last = stmts.iter().rposition(|s| !matches!(s, Stmt::Item(_)));
+        let mut check_after = vec![false; stmts.len()];
+        let mut rest_is_cheap = true;
+        for i in (0..stmts.len()).rev() {
+            let wanted = effects[i].calls
+                && Some(i) != last
+                && !matches!(stmts[i], Stmt::Item(_))
+                && !scan::diverges(&stmts[i]);
+            check_after[i] = wanted && !(loop_body && rest_is_cheap);
+            rest_is_cheap &= effects[i].is_cheap();
+        }
+        let old = std::mem::take(stmts);
+        for (stmt, check) in old.into_iter().zip(check_after) {
+            stmts.push(stmt);
+            if check {
+                stmts.push(self.check());
+            }
+        }
+    }
+}
+
+impl VisitMut for Instrument {
+    fn visit_block_mut(&mut self, block: &mut Block) {
+        self.statements(&mut block.stmts, false);
+    }
+
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        if let Expr::ForLoop(f) = expr {
+            if strip::eligible(f) {
+                self.visit_expr_mut(&mut f.expr);
+                let f = std::mem::replace(expr, Expr::Verbatim(TokenStream::new()));
+                let Expr::ForLoop(f) = f else { unreachable!() };
+                *expr = strip::rewrite(f, self);
+                return;
+            }
+        }
+        visit_mut::visit_expr_mut(self, expr);
+    }
+
+    // Input: `'l: loop { body }`  Output: `'l: loop { CP; body' }` (the same for `while`,
+    // `while let` and `for`; labels, break values and the loop's own tokens are untouched).
+    fn visit_expr_loop_mut(&mut self, e: &mut syn::ExprLoop) {
+        self.loop_body(&mut e.body);
+    }
+
+    fn visit_expr_while_mut(&mut self, e: &mut syn::ExprWhile) {
+        self.visit_expr_mut(&mut e.cond);
+        self.loop_body(&mut e.body);
+    }
+
+    fn visit_expr_for_loop_mut(&mut self, e: &mut syn::ExprForLoop) {
+        self.visit_expr_mut(&mut e.expr);
+        self.loop_body(&mut e.body);
+    }
+
+    // Input: `|x| x + 1`  Output: `|x| { CP; x + 1 }`; a block body gets the check first.
+    // Iterator adapters call closures in loops inside std, where no check of ours can go.
+    fn visit_expr_closure_mut(&mut self, c: &mut syn::ExprClosure) {
+        if c.asyncness.is_some() {
+            return; // runs where its future is polled, like an `async fn`
+        }
+        match &mut *c.body {
+            Expr::Block(b) if b.label.is_none() && b.attrs.is_empty() => {
+                self.fn_body(&mut b.block);
+            }
+            body => {
+                self.visit_expr_mut(body);
+                let check = self.check();
+                let inner = std::mem::replace(body, Expr::Verbatim(TokenStream::new()));
+                *body = syn::parse_quote!({ #check #inner });
+            }
+        }
+    }
+
+    // Nested items are separate functions with their own attribute (or none).
+    fn visit_item_mut(&mut self, _: &mut Item) {}
+    // A future's body runs wherever it is polled, not here.
+    fn visit_expr_async_mut(&mut self, _: &mut syn::ExprAsync) {}
+    // Const contexts (`const {}`, array lengths, const generic arguments, types) cannot call
+    // a checkpoint.
+    fn visit_expr_const_mut(&mut self, _: &mut syn::ExprConst) {}
+    fn visit_expr_repeat_mut(&mut self, e: &mut syn::ExprRepeat) {
+        self.visit_expr_mut(&mut e.expr);
+    }
+    fn visit_type_mut(&mut self, _: &mut syn::Type) {}
+    fn visit_generic_argument_mut(&mut self, _: &mut syn::GenericArgument) {}
+    fn visit_pat_mut(&mut self, _: &mut syn::Pat) {}
+    fn visit_attribute_mut(&mut self, _: &mut syn::Attribute) {}
+    // Macro input is opaque tokens; what it expands to is not visible here.
+    fn visit_macro_mut(&mut self, _: &mut syn::Macro) {}
+}

@@ -1,0 +1,176 @@
+//! What a piece of code can do, judged from its syntax alone, before it is instrumented.
+//!
+//! Only what runs *when the code itself runs* counts: the body of a closure defined here runs
+//! later (and gets its own entry check), a nested item is a separate function, an `async` or
+//! `const` block is not run here at all, so the scan does not enter them.
+
+use syn::visit::{self, Visit};
+use syn::{Expr, ExprBreak, Lifetime, Stmt};
+
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Effects {
+    /// A call, method call or macro call (macros are opaque: they may expand to a call),
+    /// except the [`CHEAP_METHODS`] and enum constructors.
+    pub(crate) calls: bool,
+    /// A `loop`, `while` or `for`.
+    pub(crate) loops: bool,
+    /// A closure or an `async` block is defined here.
+    pub(crate) closures: bool,
+}
+
+impl Effects {
+    /// Straight-line code: its running time is bounded without any check inside it.
+    pub(crate) fn is_cheap(self) -> bool {
+        !(self.calls || self.loops || self.closures)
+    }
+}
+
+pub(crate) fn stmt(s: &Stmt) -> Effects {
+    let mut scan = Scan::default();
+    scan.visit_stmt(s);
+    scan.effects
+}
+
+pub(crate) fn expr(e: &Expr) -> Effects {
+    let mut scan = Scan::default();
+    scan.visit_expr(e);
+    scan.effects
+}
+
+pub(crate) fn block(b: &syn::Block) -> Effects {
+    let mut scan = Scan::default();
+    scan.visit_block(b);
+    scan.effects
+}
+
+/// Methods of std's integers, floats, chars, slices and options that run in a few
+/// instructions and never block. A call to one counts as straight-line code: it needs no check
+/// after it and does not keep a `for` loop from being strip-mined. (A user type with a slow
+/// method of the same name is misjudged; its own `#[killable]` makes it killable again.)
+pub(crate) const CHEAP_METHODS: &[&str] = &[
+    // integers
+    "wrapping_add", "wrapping_sub", "wrapping_mul", "wrapping_neg", "wrapping_shl",
+    "wrapping_shr", "saturating_add", "saturating_sub", "saturating_mul", "checked_add",
+    "checked_sub", "checked_mul", "checked_div", "checked_rem", "overflowing_add",
+    "overflowing_sub", "overflowing_mul", "rotate_left", "rotate_right", "count_ones",
+    "count_zeros", "leading_zeros", "trailing_zeros", "swap_bytes", "to_be", "to_le",
+    "abs", "abs_diff", "signum", "is_positive", "is_negative", "is_power_of_two",
+    "is_multiple_of", "div_euclid", "rem_euclid", "min", "max", "clamp",
+    // floats
+    "mul_add", "sqrt", "floor", "ceil", "round", "trunc", "fract", "is_nan", "is_finite",
+    "to_bits",
+    // bytes and chars
+    "is_ascii", "is_ascii_digit", "is_ascii_alphabetic", "is_ascii_alphanumeric",
+    "is_ascii_whitespace", "is_ascii_uppercase", "is_ascii_lowercase", "is_ascii_punctuation",
+    "to_ascii_lowercase", "to_ascii_uppercase", "is_alphabetic", "is_numeric",
+    "is_whitespace", "to_digit",
+    // slices, options, results
+    "len", "is_empty", "get", "get_mut", "get_unchecked", "get_unchecked_mut", "swap",
+    "is_some", "is_none", "is_ok", "is_err", "unwrap_or",
+];
+
+/// `Some(x)`, `Ok(x)`, `Err(x)` build a value; they call nothing.
+fn constructor(func: &Expr) -> bool {
+    match func {
+        Expr::Path(p) => p.qself.is_none() && p.path.segments.len() == 1 && {
+            let name = p.path.segments[0].ident.to_string();
+            matches!(name.as_str(), "Some" | "Ok" | "Err")
+        },
+        _ => false,
+    }
+}
+
+#[derive(Default)]
+struct Scan {
+    effects: Effects,
+}
+
+impl<'ast> Visit<'ast> for Scan {
+    fn visit_item(&mut self, _: &'ast syn::Item) {}
+    fn visit_expr_const(&mut self, _: &'ast syn::ExprConst) {}
+    fn visit_type(&mut self, _: &'ast syn::Type) {}
+    fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {
+        self.effects.closures = true;
+    }
+    fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {
+        self.effects.closures = true;
+    }
+    fn visit_expr_call(&mut self, e: &'ast syn::ExprCall) {
+        if !constructor(&e.func) {
+            self.effects.calls = true;
+        }
+        visit::visit_expr_call(self, e);
+    }
+    fn visit_expr_method_call(&mut self, e: &'ast syn::ExprMethodCall) {
+        if !CHEAP_METHODS.contains(&&*e.method.to_string()) {
+            self.effects.calls = true;
+        }
+        visit::visit_expr_method_call(self, e);
+    }
+    fn visit_macro(&mut self, _: &'ast syn::Macro) {
+        self.effects.calls = true;
+    }
+    fn visit_expr_await(&mut self, e: &'ast syn::ExprAwait) {
+        self.effects.calls = true;
+        visit::visit_expr_await(self, e);
+    }
+    fn visit_expr_loop(&mut self, e: &'ast syn::ExprLoop) {
+        self.effects.loops = true;
+        visit::visit_expr_loop(self, e);
+    }
+    fn visit_expr_while(&mut self, e: &'ast syn::ExprWhile) {
+        self.effects.loops = true;
+        visit::visit_expr_while(self, e);
+    }
+    fn visit_expr_for_loop(&mut self, e: &'ast syn::ExprForLoop) {
+        self.effects.loops = true;
+        visit::visit_expr_for_loop(self, e);
+    }
+}
+
+/// Does `body` contain a `break` with a value aimed at the loop labelled `label` (or at the
+/// innermost loop, for an unlabeled break)? Such code is invalid for a `for` loop; the caller
+/// leaves the loop alone so rustc reports the user's own error.
+pub(crate) fn breaks_with_value(body: &syn::Block, label: Option<&Lifetime>) -> bool {
+    struct Find<'l> {
+        label: Option<&'l Lifetime>,
+        found: bool,
+    }
+    impl<'ast> Visit<'ast> for Find<'_> {
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+        fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
+        fn visit_expr_const(&mut self, _: &'ast syn::ExprConst) {}
+        fn visit_expr_break(&mut self, e: &'ast ExprBreak) {
+            let ours = match (&e.label, self.label) {
+                (None, _) => true,
+                (Some(l), Some(ours)) => l.ident == ours.ident,
+                (Some(_), None) => false,
+            };
+            self.found |= ours && e.expr.is_some();
+            visit::visit_expr_break(self, e);
+        }
+    }
+    let mut find = Find {
+        label,
+        found: false,
+    };
+    find.visit_block(body);
+    find.found
+}
+
+/// Does this statement end the block abruptly, so that nothing after it would be reached?
+/// A check inserted after it would be dead code (and trip `unreachable_code`).
+pub(crate) fn diverges(s: &Stmt) -> bool {
+    fn divergent_macro(m: &syn::Macro) -> bool {
+        m.path.segments.last().is_some_and(|seg| {
+            ["panic", "unreachable", "todo", "unimplemented"].contains(&&*seg.ident.to_string())
+        })
+    }
+    match s {
+        Stmt::Expr(Expr::Return(_) | Expr::Break(_) | Expr::Continue(_), _) => true,
+        Stmt::Expr(Expr::Macro(m), _) => divergent_macro(&m.mac),
+        Stmt::Macro(m) => divergent_macro(&m.mac),
+        _ => false,
+    }
+}
