@@ -257,3 +257,257 @@ impl VisitMut for Instrument {
     // Macro input is opaque tokens; what it expands to is not visible here.
     fn visit_macro_mut(&mut self, _: &mut syn::Macro) {}
 }
+
+#[cfg(test)]
+mod tests {
+    use proc_macro2::TokenStream;
+    use quote::quote;
+
+    fn expand(item: TokenStream) -> String {
+        super::killable(TokenStream::new(), item).to_string()
+    }
+
+    fn same(item: TokenStream, expected: TokenStream) {
+        assert_eq!(expand(item), expected.to_string());
+    }
+
+    #[test]
+    fn entry_and_after_calls_but_not_after_the_last_statement() {
+        same(
+            quote!(
+                fn f() -> u32 {
+                    #![allow(unused)]
+                    a();
+                    let x = b();
+                    c!();
+                    let y = 1;
+                    d(x)
+                }
+            ),
+            quote!(
+                fn f() -> u32 {
+                    #![allow(unused)]
+                    ::killable::__private::checkpoint();
+                    a();
+                    ::killable::__private::checkpoint();
+                    let x = b();
+                    ::killable::__private::checkpoint();
+                    c!();
+                    ::killable::__private::checkpoint();
+                    let y = 1;
+                    d(x)
+                }
+            ),
+        );
+    }
+
+    #[test]
+    fn loops_get_head_checks_and_no_redundant_tail_check() {
+        same(
+            quote!(
+                fn f() {
+                    'a: loop {
+                        x();
+                        n += 1;
+                        if n > 3 {
+                            break 'a;
+                        }
+                    }
+                    while n > 0 {
+                        n -= 1;
+                        y();
+                        z();
+                    }
+                    let v = loop {
+                        break 5;
+                    };
+                }
+            ),
+            quote!(
+                fn f() {
+                    ::killable::__private::checkpoint();
+                    'a: loop {
+                        ::killable::__private::checkpoint();
+                        x();
+                        n += 1;
+                        if n > 3 {
+                            break 'a;
+                        }
+                    }
+                    ::killable::__private::checkpoint();
+                    while n > 0 {
+                        ::killable::__private::checkpoint();
+                        n -= 1;
+                        y();
+                        ::killable::__private::checkpoint();
+                        z();
+                    }
+                    ::killable::__private::checkpoint();
+                    let v = loop {
+                        ::killable::__private::checkpoint();
+                        break 5;
+                    };
+                }
+            ),
+        );
+    }
+
+    #[test]
+    fn closures_get_entry_checks_nested_items_and_async_do_not() {
+        same(
+            quote!(
+                fn f() {
+                    let g = |x| x + 1;
+                    let h = move |x: u32| -> u32 { x };
+                    fn inner() {
+                        loop {}
+                    }
+                    let fut = async { loop {} };
+                }
+            ),
+            quote!(
+                fn f() {
+                    ::killable::__private::checkpoint();
+                    let g = |x| {
+                        ::killable::__private::checkpoint();
+                        x + 1
+                    };
+                    let h = move |x: u32| -> u32 {
+                        ::killable::__private::checkpoint();
+                        x
+                    };
+                    fn inner() {
+                        loop {}
+                    }
+                    let fut = async { loop {} };
+                }
+            ),
+        );
+    }
+
+    #[test]
+    fn diverging_and_cheap_statements_get_no_check() {
+        same(
+            quote!(
+                fn f() {
+                    x = x.wrapping_mul(3);
+                    let o = Some(x);
+                    panic!("no");
+                    g();
+                    h();
+                }
+            ),
+            quote!(
+                fn f() {
+                    ::killable::__private::checkpoint();
+                    x = x.wrapping_mul(3);
+                    let o = Some(x);
+                    panic!("no");
+                    g();
+                    ::killable::__private::checkpoint();
+                    h();
+                }
+            ),
+        );
+    }
+
+    #[test]
+    fn const_contexts_are_left_alone() {
+        same(
+            quote!(
+                fn f() {
+                    let a = [0u8; { N + size() }];
+                    let b = const { size() };
+                }
+            ),
+            quote!(
+                fn f() {
+                    ::killable::__private::checkpoint();
+                    let a = [0u8; { N + size() }];
+                    let b = const { size() };
+                }
+            ),
+        );
+    }
+
+    #[test]
+    fn crate_path_is_used_everywhere() {
+        let out = super::killable(
+            quote!(crate = my::k),
+            quote!(
+                fn f() {
+                    loop {}
+                }
+            ),
+        );
+        assert_eq!(
+            out.to_string(),
+            quote!(
+                fn f() {
+                    my::k::__private::checkpoint();
+                    loop {
+                        my::k::__private::checkpoint();
+                    }
+                }
+            )
+            .to_string()
+        );
+    }
+
+    #[test]
+    fn impl_and_trait_members() {
+        same(
+            quote!(impl T for S {
+                fn a(&self) {}
+                const fn b() {}
+                #[killable] fn c() {}
+            }),
+            quote!(impl T for S {
+                fn a(&self) { ::killable::__private::checkpoint(); }
+                const fn b() {}
+                #[killable] fn c() {}
+            }),
+        );
+        same(
+            quote!(
+                trait T {
+                    fn a(&self) {}
+                    fn b(&self);
+                }
+            ),
+            quote!(
+                trait T {
+                    fn a(&self) {
+                        ::killable::__private::checkpoint();
+                    }
+                    fn b(&self);
+                }
+            ),
+        );
+    }
+
+    #[test]
+    fn refusals_keep_the_item() {
+        for item in [
+            quote!(
+                struct S;
+            ),
+            quote!(
+                const fn f() {}
+            ),
+            quote!(
+                extern "C" fn f() {}
+            ),
+            quote!(
+                async fn f() {}
+            ),
+            quote!(
+                fn f(&self);
+            ),
+        ] {
+            let out = expand(item.clone());
+            assert!(out.starts_with(":: core :: compile_error !"), "{out}");
+            assert!(out.ends_with(&item.to_string()), "{out}");
+        }
+    }
+}

@@ -49,33 +49,94 @@ pub(crate) fn block(b: &syn::Block) -> Effects {
 /// method of the same name is misjudged; its own `#[killable]` makes it killable again.)
 pub(crate) const CHEAP_METHODS: &[&str] = &[
     // integers
-    "wrapping_add", "wrapping_sub", "wrapping_mul", "wrapping_neg", "wrapping_shl",
-    "wrapping_shr", "saturating_add", "saturating_sub", "saturating_mul", "checked_add",
-    "checked_sub", "checked_mul", "checked_div", "checked_rem", "overflowing_add",
-    "overflowing_sub", "overflowing_mul", "rotate_left", "rotate_right", "count_ones",
-    "count_zeros", "leading_zeros", "trailing_zeros", "swap_bytes", "to_be", "to_le",
-    "abs", "abs_diff", "signum", "is_positive", "is_negative", "is_power_of_two",
-    "is_multiple_of", "div_euclid", "rem_euclid", "min", "max", "clamp",
+    "wrapping_add",
+    "wrapping_sub",
+    "wrapping_mul",
+    "wrapping_neg",
+    "wrapping_shl",
+    "wrapping_shr",
+    "saturating_add",
+    "saturating_sub",
+    "saturating_mul",
+    "checked_add",
+    "checked_sub",
+    "checked_mul",
+    "checked_div",
+    "checked_rem",
+    "overflowing_add",
+    "overflowing_sub",
+    "overflowing_mul",
+    "rotate_left",
+    "rotate_right",
+    "count_ones",
+    "count_zeros",
+    "leading_zeros",
+    "trailing_zeros",
+    "swap_bytes",
+    "to_be",
+    "to_le",
+    "abs",
+    "abs_diff",
+    "signum",
+    "is_positive",
+    "is_negative",
+    "is_power_of_two",
+    "is_multiple_of",
+    "div_euclid",
+    "rem_euclid",
+    "min",
+    "max",
+    "clamp",
     // floats
-    "mul_add", "sqrt", "floor", "ceil", "round", "trunc", "fract", "is_nan", "is_finite",
+    "mul_add",
+    "sqrt",
+    "floor",
+    "ceil",
+    "round",
+    "trunc",
+    "fract",
+    "is_nan",
+    "is_finite",
     "to_bits",
     // bytes and chars
-    "is_ascii", "is_ascii_digit", "is_ascii_alphabetic", "is_ascii_alphanumeric",
-    "is_ascii_whitespace", "is_ascii_uppercase", "is_ascii_lowercase", "is_ascii_punctuation",
-    "to_ascii_lowercase", "to_ascii_uppercase", "is_alphabetic", "is_numeric",
-    "is_whitespace", "to_digit",
+    "is_ascii",
+    "is_ascii_digit",
+    "is_ascii_alphabetic",
+    "is_ascii_alphanumeric",
+    "is_ascii_whitespace",
+    "is_ascii_uppercase",
+    "is_ascii_lowercase",
+    "is_ascii_punctuation",
+    "to_ascii_lowercase",
+    "to_ascii_uppercase",
+    "is_alphabetic",
+    "is_numeric",
+    "is_whitespace",
+    "to_digit",
     // slices, options, results
-    "len", "is_empty", "get", "get_mut", "get_unchecked", "get_unchecked_mut", "swap",
-    "is_some", "is_none", "is_ok", "is_err", "unwrap_or",
+    "len",
+    "is_empty",
+    "get",
+    "get_mut",
+    "get_unchecked",
+    "get_unchecked_mut",
+    "swap",
+    "is_some",
+    "is_none",
+    "is_ok",
+    "is_err",
+    "unwrap_or",
 ];
 
 /// `Some(x)`, `Ok(x)`, `Err(x)` build a value; they call nothing.
 fn constructor(func: &Expr) -> bool {
     match func {
-        Expr::Path(p) => p.qself.is_none() && p.path.segments.len() == 1 && {
-            let name = p.path.segments[0].ident.to_string();
-            matches!(name.as_str(), "Some" | "Ok" | "Err")
-        },
+        Expr::Path(p) => {
+            p.qself.is_none() && p.path.segments.len() == 1 && {
+                let name = p.path.segments[0].ident.to_string();
+                matches!(name.as_str(), "Some" | "Ok" | "Err")
+            }
+        }
         _ => false,
     }
 }
@@ -89,6 +150,10 @@ impl<'ast> Visit<'ast> for Scan {
     fn visit_item(&mut self, _: &'ast syn::Item) {}
     fn visit_expr_const(&mut self, _: &'ast syn::ExprConst) {}
     fn visit_type(&mut self, _: &'ast syn::Type) {}
+    fn visit_generic_argument(&mut self, _: &'ast syn::GenericArgument) {}
+    fn visit_expr_repeat(&mut self, e: &'ast syn::ExprRepeat) {
+        self.visit_expr(&e.expr); // the length is a const context
+    }
     fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {
         self.effects.closures = true;
     }

@@ -191,3 +191,85 @@ impl VisitMut for Breaks<'_> {
     fn visit_expr_const_mut(&mut self, _: &mut syn::ExprConst) {}
     fn visit_macro_mut(&mut self, _: &mut syn::Macro) {}
 }
+
+#[cfg(test)]
+mod tests {
+    use super::eligible;
+    use syn::parse_quote;
+
+    fn strips(f: syn::ExprForLoop) -> bool {
+        eligible(&f)
+    }
+
+    #[test]
+    fn cheap_loops_over_cheap_iterators_are_strip_mined() {
+        assert!(strips(parse_quote!(for i in 0..n {
+            s += i;
+        })));
+        assert!(strips(parse_quote!(for &x in v {
+            s = s.wrapping_add(x);
+        })));
+        assert!(strips(parse_quote!(for x in &self.v[1..] {
+            s += x;
+        })));
+        assert!(strips(parse_quote!(
+            'l: for (i, b) in s.bytes().enumerate().rev() {
+                if b == 0 {
+                    continue 'l;
+                }
+                if b == 1 {
+                    break;
+                }
+                n += i;
+            }
+        )));
+        assert!(strips(parse_quote!(
+            for (a, b) in x.iter().zip(y.iter_mut()) {
+                *b += a;
+            }
+        )));
+    }
+
+    #[test]
+    fn anything_that_may_take_long_keeps_a_check_per_iteration() {
+        // a call in the body
+        assert!(!strips(parse_quote!(for i in 0..n {
+            f(i);
+        })));
+        // a macro in the body
+        assert!(!strips(parse_quote!(for i in 0..n {
+            m!(i);
+        })));
+        // a nested loop
+        assert!(!strips(parse_quote!(for i in 0..n {
+            while j < i {
+                j += 1;
+            }
+        })));
+        // a closure
+        assert!(!strips(parse_quote!(for i in 0..n {
+            let c = || i;
+        })));
+        // an iterator whose `next` may block or be slow
+        assert!(!strips(parse_quote!(for l in r.lines() {
+            n += 1;
+        })));
+        assert!(!strips(parse_quote!(for x in make() {
+            n += x;
+        })));
+        assert!(!strips(parse_quote!(for x in v.iter().map(f) {
+            n += x;
+        })));
+        // an attribute on the loop
+        assert!(!strips(parse_quote!(
+            #[cfg(x)]
+            for i in 0..n {
+                s += i;
+            }
+        )));
+        // `break` with a value is the user's error to see, not ours to rewrite
+        assert!(!strips(parse_quote!(for i in 0..n {
+            break 1;
+        })));
+    }
+}
