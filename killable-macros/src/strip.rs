@@ -134,11 +134,20 @@ pub(crate) fn rewrite(f: ExprForLoop, cx: &Instrument) -> Expr {
     let iter = syn::Ident::new("__killable_iter", hygienic);
     let seen = syn::Ident::new("__killable_seen", hygienic);
     let user_label = label.as_ref().map(|l| l.name.clone());
-    Breaks {
+    let mut breaks = Breaks {
         user_label: user_label.as_ref(),
         chunks: &chunks,
-    }
-    .visit_block_mut(&mut body);
+        broke_to_user_label: false,
+        continued_user_label: false,
+    };
+    breaks.visit_block_mut(&mut body);
+    // A label whose breaks all became `break 'chunks` and that no `continue` names would
+    // trip `unused_labels` on the user's code; a label that was unused already keeps it.
+    let label = if breaks.broke_to_user_label && !breaks.continued_user_label {
+        None
+    } else {
+        label
+    };
     let seen_stmt: syn::Stmt = syn::parse_quote_spanned!(hygienic=> #seen += 1;);
     body.stmts.insert(0, seen_stmt);
 
@@ -147,15 +156,20 @@ pub(crate) fn rewrite(f: ExprForLoop, cx: &Instrument) -> Expr {
     // position of the user's expression (so "is not an iterator" points at it).
     let at = Span::call_site().located_at(expr.span());
     let into_iter = quote_spanned!(at=> ::core::iter::IntoIterator::into_iter);
-    let iterator = quote_spanned!(Span::call_site()=> ::core::iter::Iterator);
-    let chunk = syn::LitInt::new(&CHUNK.to_string(), Span::call_site());
+    let iterator = quote_spanned!(at=> ::core::iter::Iterator);
+    let chunk = syn::LitInt::new(&CHUNK.to_string(), at);
+    // Same hygiene as `iter` (so it names the same binding), located at the user's
+    // expression so that a non-iterator is reported there and not across the whole fn.
+    let iter_at = syn::Ident::new("__killable_iter", hygienic.located_at(at));
+    let by_ref_iter = quote_spanned!(hygienic.located_at(at)=> &mut #iter_at);
+    let chunk_iter = quote_spanned!(at=> #iterator::take(#iterator::by_ref(#by_ref_iter), #chunk));
     let label = label.map(ToTokens::into_token_stream);
     let tokens: TokenStream = quote_spanned! {hygienic=>
         match #into_iter(#expr) {
             mut #iter => #chunks: loop {
                 #check
                 let mut #seen: usize = 0;
-                #label #for_token #pat #in_token #iterator::take(#iterator::by_ref(&mut #iter), #chunk)
+                #label #for_token #pat #in_token #chunk_iter
                 #body
                 if #seen < #chunk {
                     break #chunks;
@@ -171,19 +185,25 @@ pub(crate) fn rewrite(f: ExprForLoop, cx: &Instrument) -> Expr {
 struct Breaks<'a> {
     user_label: Option<&'a Lifetime>,
     chunks: &'a Lifetime,
+    broke_to_user_label: bool,
+    continued_user_label: bool,
+}
+
+fn same_label(a: Option<&Lifetime>, b: Option<&Lifetime>) -> bool {
+    matches!((a, b), (Some(a), Some(b)) if a.ident == b.ident)
 }
 
 impl VisitMut for Breaks<'_> {
     fn visit_expr_break_mut(&mut self, e: &mut syn::ExprBreak) {
-        let ours = match (&e.label, self.user_label) {
-            (None, _) => true,
-            (Some(l), Some(user)) => l.ident == user.ident,
-            (Some(_), None) => false,
-        };
-        if ours {
+        let to_user_label = same_label(e.label.as_ref(), self.user_label);
+        if e.label.is_none() || to_user_label {
+            self.broke_to_user_label |= to_user_label;
             e.label = Some(self.chunks.clone());
         }
         visit_mut::visit_expr_break_mut(self, e);
+    }
+    fn visit_expr_continue_mut(&mut self, e: &mut syn::ExprContinue) {
+        self.continued_user_label |= same_label(e.label.as_ref(), self.user_label);
     }
     fn visit_item_mut(&mut self, _: &mut syn::Item) {}
     fn visit_expr_closure_mut(&mut self, _: &mut syn::ExprClosure) {}
