@@ -1,0 +1,262 @@
+//! Each insertion point of `#[killable]` is what makes its shape of code killable.
+//!
+//! Every worker below has exactly one kind of checkpoint on its hot path (the others are
+//! either absent or passed before the worker signals that it is running): a loop head, a
+//! strip-mined chunk head, fn entry, closure entry, or the check after a calling statement.
+//! The worker signals "running" from inside an unattributed helper placed where the
+//! attribute inserts no check (a loop condition, a range bound, a tail expression), so a kill
+//! can only land at the checkpoint under test. Were that checkpoint missing, the worker would
+//! spin forever (or finish normally) and the test would fail at the bound.
+
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::Duration;
+
+use killable::{killable, KillableThread};
+
+/// Generous: a loaded 2-core CI machine can stall a thread for a long time.
+const BOUND: Duration = Duration::from_secs(10);
+
+/// Unattributed: raises the flag and says "go on". Never a checkpoint itself.
+#[inline(never)]
+fn mark(flag: &AtomicBool) -> bool {
+    flag.store(true, SeqCst);
+    true
+}
+
+/// Spawns `work`, waits until it has marked itself as running, terminates it, and expects
+/// the join to report the termination within the bound.
+fn assert_killed<T: Send + 'static>(work: impl FnOnce(Arc<AtomicBool>) -> T + Send + 'static) {
+    let running = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&running);
+    let t = KillableThread::spawn(move || work(flag));
+    while !running.load(SeqCst) {
+        std::thread::yield_now();
+    }
+    t.terminate();
+    match t.join_timeout(BOUND) {
+        Ok(Err(e)) => assert!(e.is_terminated(), "joined with {e:?}"),
+        Ok(Ok(_)) => panic!("the worker finished instead of being terminated"),
+        Err(_) => panic!("the worker was not terminated within {BOUND:?}"),
+    }
+}
+
+#[killable]
+fn spin_loop(running: &AtomicBool) -> u64 {
+    let mut n = 0u64;
+    loop {
+        if !mark(running) {
+            break n;
+        }
+        n = n.wrapping_add(1);
+    }
+}
+
+#[test]
+fn loop_head() {
+    assert_killed(|r| spin_loop(&r));
+}
+
+#[killable]
+fn spin_while(running: &AtomicBool) -> u64 {
+    let mut n = 0u64;
+    while mark(running) {
+        n = n.wrapping_add(1);
+    }
+    n
+}
+
+#[test]
+fn while_head() {
+    assert_killed(|r| spin_while(&r));
+}
+
+#[killable]
+fn spin_while_let(running: &AtomicBool) -> u64 {
+    let mut n = 0u64;
+    while let Some(next) = mark(running).then_some(n) {
+        n = next.wrapping_add(1);
+    }
+    n
+}
+
+#[test]
+fn while_let_head() {
+    assert_killed(|r| spin_while_let(&r));
+}
+
+/// An iterator the attribute cannot judge cheap, so its loop keeps a check per iteration.
+struct Marking<'a>(&'a AtomicBool);
+
+impl Iterator for Marking<'_> {
+    type Item = u64;
+    fn next(&mut self) -> Option<u64> {
+        Some(u64::from(mark(self.0)))
+    }
+}
+
+#[killable]
+fn spin_for(running: &AtomicBool) -> u64 {
+    let mut n = 0u64;
+    for x in Marking(running) {
+        n = n.wrapping_add(x);
+    }
+    n
+}
+
+#[test]
+fn for_head() {
+    assert_killed(|r| spin_for(&r));
+}
+
+/// A cheap body over a range: strip-mined, one check per chunk. `u64::MAX` iterations
+/// would take centuries.
+#[killable]
+fn spin_strip_mined(running: &AtomicBool) -> u64 {
+    let mut n = 0u64;
+    for i in 0..u64::from(mark(running)) * u64::MAX {
+        n = n.wrapping_add(i);
+    }
+    n
+}
+
+#[test]
+fn strip_mined_for_chunk_head() {
+    assert_killed(|r| spin_strip_mined(&r));
+}
+
+#[killable]
+fn spin_labeled(running: &AtomicBool) -> u64 {
+    let mut n = 0u64;
+    'outer: while mark(running) {
+        'inner: loop {
+            n = n.wrapping_add(1);
+            if n % 3 == 0 {
+                continue 'outer;
+            }
+            if n == 0 {
+                break 'inner;
+            }
+        }
+    }
+    n
+}
+
+#[test]
+fn labeled_loops() {
+    assert_killed(|r| spin_labeled(&r));
+}
+
+#[killable]
+fn spin_in_expression(running: &AtomicBool) -> u64 {
+    let mut n = 0u64;
+    let v = loop {
+        if !mark(running) {
+            break 0;
+        }
+        n = n.wrapping_add(1);
+        if n == 0 {
+            break n;
+        }
+    };
+    v + u64::from(n > 0)
+}
+
+#[test]
+fn loop_in_expression_position() {
+    assert_killed(|r| spin_in_expression(&r));
+}
+
+/// Loop-free recursion: fib(90) never ends, its depth stays under 90, and the only checks
+/// are at fn entry.
+#[killable]
+fn fib(n: u64, running: &AtomicBool) -> u64 {
+    if n < 2 {
+        if mark(running) {
+            n
+        } else {
+            0
+        }
+    } else {
+        fib(n - 1, running).wrapping_add(fib(n - 2, running))
+    }
+}
+
+#[test]
+fn fn_entry_makes_recursion_killable() {
+    assert_killed(|r| fib(90, &r));
+}
+
+/// The loop runs inside std's `fold`; only the closures' entry checks are on its path.
+#[killable]
+fn spin_iterator_chain(running: &AtomicBool) -> u64 {
+    (0..u64::MAX)
+        .map(|x| x.wrapping_mul(3))
+        .filter(|x| mark(running) && x % 2 == 0)
+        .fold(0, |a, x| a ^ x)
+}
+
+#[test]
+fn closure_entry_in_an_iterator_chain() {
+    assert_killed(|r| spin_iterator_chain(&r));
+}
+
+/// Unattributed and long: marks itself running, then waits until the test has sent the kill.
+#[inline(never)]
+fn long_uninterruptible(running: &AtomicBool, sent: &AtomicBool) {
+    running.store(true, SeqCst);
+    while !sent.load(SeqCst) {
+        std::hint::spin_loop();
+    }
+}
+
+#[killable]
+fn long_call_then_straight_line(running: &AtomicBool, sent: &AtomicBool) -> u32 {
+    long_uninterruptible(running, sent);
+    let x = 1;
+    x + 1
+}
+
+#[test]
+fn check_after_a_long_call() {
+    let running = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicBool::new(false));
+    let (r, s) = (Arc::clone(&running), Arc::clone(&sent));
+    let t = KillableThread::spawn(move || long_call_then_straight_line(&r, &s));
+    while !running.load(SeqCst) {
+        std::thread::yield_now();
+    }
+    t.terminate();
+    sent.store(true, SeqCst);
+    // Without the check after the call, the function would return 2 here.
+    match t.join_timeout(BOUND) {
+        Ok(result) => assert!(result.unwrap_err().is_terminated()),
+        Err(_) => panic!("not finished within {BOUND:?}"),
+    }
+}
+
+/// The control: the same spin without the attribute is not killable, so the kills above
+/// come from the inserted checkpoints and nowhere else.
+fn plain_spin(running: &AtomicBool, stop: &AtomicBool) -> u64 {
+    let mut n = 0u64;
+    while mark(running) && !stop.load(SeqCst) {
+        n = n.wrapping_add(1);
+    }
+    n
+}
+
+#[test]
+fn without_the_attribute_nothing_is_killable() {
+    let running = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (r, s) = (Arc::clone(&running), Arc::clone(&stop));
+    let t = KillableThread::spawn(move || plain_spin(&r, &s));
+    while !running.load(SeqCst) {
+        std::thread::yield_now();
+    }
+    t.terminate();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(t.is_alive(), "a loop without checkpoints cannot be killed");
+    stop.store(true, SeqCst);
+    assert!(t.join_timeout(BOUND).is_ok(), "finishes once told to stop");
+}
