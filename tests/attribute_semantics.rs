@@ -1,0 +1,243 @@
+//! `#[killable]` keeps the meaning of the code: each function below exists twice, with and
+//! without the attribute, and both must agree on many inputs. The strip-mined loops are run
+//! across chunk boundaries (the chunk is 1024 iterations), where a wrong exit test would show.
+
+// The loop shapes are the point of these tests, not style.
+#![allow(clippy::never_loop, clippy::while_let_on_iterator)]
+
+use std::cell::RefCell;
+use std::fmt::Write as _;
+use std::num::ParseIntError;
+
+use killable::killable;
+
+/// Defines `$k` with the attribute and `$p` without, from the same tokens (generics in `[]`).
+macro_rules! twins {
+    ($k:ident, $p:ident, fn $([$($g:tt)*])? ($($args:tt)*) -> $ret:ty { $($body:tt)* }) => {
+        #[killable]
+        fn $k $(<$($g)*>)? ($($args)*) -> $ret { $($body)* }
+        fn $p $(<$($g)*>)? ($($args)*) -> $ret { $($body)* }
+    };
+}
+
+/// Inputs around the chunk size, and a few irregular ones.
+fn lengths() -> Vec<usize> {
+    let mut v = vec![0, 1, 2, 3, 7, 100, 1000, 5000];
+    for base in [1024, 2048, 3072] {
+        v.extend([base - 2, base - 1, base, base + 1, base + 2]);
+    }
+    v
+}
+
+fn data(n: usize, seed: u64) -> Vec<u64> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % 1000
+        })
+        .collect()
+}
+
+twins!(strip_k, strip_p, fn(v: &[u64], stop: u64, skip: u64) -> (u64, usize) {
+    let mut sum = 0u64;
+    let mut seen = 0usize;
+    for &x in v {
+        if x == stop {
+            break;
+        }
+        if x % 7 == skip {
+            continue;
+        }
+        sum = sum.wrapping_add(x);
+        seen += 1;
+    }
+    (sum, seen)
+});
+
+twins!(strip_labels_k, strip_labels_p, fn(v: &[u64], n: usize) -> u64 {
+    let mut acc = 0u64;
+    // The outer loop contains a loop, so only the inner one is strip-mined; the inner one's
+    // `break 'outer` and `continue 'outer` cross both of its generated loops.
+    'outer: for (row, chunk) in v.chunks(37).enumerate() {
+        'inner: for i in 0..n {
+            if i == row * 300 {
+                continue 'outer;
+            }
+            if i % 1024 == 1023 && row % 2 == 1 {
+                continue 'inner;
+            }
+            if chunk.first() == Some(&(i as u64)) {
+                break 'outer;
+            }
+            if i > 2500 + row {
+                break 'inner;
+            }
+            acc = acc.wrapping_mul(31).wrapping_add(i as u64);
+        }
+        acc ^= row as u64;
+    }
+    acc
+});
+
+twins!(strip_index_k, strip_index_p, fn(v: &mut [u64], w: &[u64]) -> u64 {
+    for (a, b) in v.iter_mut().zip(w.iter()) {
+        *a += *b;
+    }
+    let mut m = 0;
+    for i in (0..v.len()).rev().step_by(3) {
+        m = m.max(v[i]);
+        if v[i] == 999 {
+            return m;
+        }
+    }
+    m
+});
+
+#[test]
+fn strip_mined_loops_agree_with_plain_loops() {
+    for n in lengths() {
+        for seed in 1..6 {
+            let v = data(n, seed);
+            for stop in [
+                1000,
+                v.get(n / 2).copied().unwrap_or(0),
+                v.last().copied().unwrap_or(0),
+            ] {
+                for skip in [0, 3, 9] {
+                    assert_eq!(strip_k(&v, stop, skip), strip_p(&v, stop, skip), "n={n}");
+                }
+            }
+            assert_eq!(strip_labels_k(&v, n), strip_labels_p(&v, n), "n={n}");
+            let w = data(n, seed + 10);
+            let (mut a, mut b) = (v.clone(), v.clone());
+            assert_eq!(
+                strip_index_k(&mut a, &w),
+                strip_index_p(&mut b, &w),
+                "n={n}"
+            );
+            assert_eq!(a, b);
+        }
+    }
+}
+
+/// A `break` at exactly the last iteration of a chunk must not resume the next chunk.
+#[test]
+fn break_on_a_chunk_boundary() {
+    for n in [1023u64, 1024, 1025, 2047, 2048] {
+        let v: Vec<u64> = (0..4096).collect();
+        assert_eq!(strip_k(&v, n, 99), strip_p(&v, n, 99));
+    }
+}
+
+twins!(values_k, values_p, fn(n: u32) -> Option<u32> {
+    let mut i = 0u32;
+    let found = 'search: loop {
+        let mut j = 0;
+        while j < i {
+            if (i * j) % 17 == n % 17 {
+                break 'search Some(i + j);
+            }
+            if i > 200 {
+                break 'search None;
+            }
+            j += 1;
+        }
+        i += 1;
+    };
+    let doubled = found.map(|x| x * 2)?;
+    for k in 0..doubled {
+        if k * k > doubled {
+            return Some(k);
+        }
+    }
+    let w = loop {
+        break if n % 2 == 0 { n } else { n + 1 };
+    };
+    Some(w)
+});
+
+twins!(parse_k, parse_p, fn(text: &str) -> Result<u64, ParseIntError> {
+    let mut total = 0u64;
+    for line in text.lines() {
+        let mut parts = line.split(',');
+        while let Some(p) = parts.next() {
+            let n: u64 = p.trim().parse()?;
+            if n == 0 {
+                return Ok(total);
+            }
+            total += n;
+        }
+    }
+    Ok(total)
+});
+
+#[test]
+fn break_values_labels_question_mark_and_return_agree() {
+    for n in 0..300 {
+        assert_eq!(values_k(n), values_p(n), "n={n}");
+    }
+    for text in ["1,2\n3", "4, 5,0,9", "7,x", "", "10\n\n20", "1,,2"] {
+        assert_eq!(parse_k(text), parse_p(text), "{text:?}");
+    }
+}
+
+twins!(temps_k, temps_p, fn(cell: &RefCell<Vec<u32>>, log: &RefCell<String>) -> usize {
+    // A check after each of these statements must not extend the borrow it ends.
+    let n = cell.borrow().len();
+    cell.borrow_mut().push(n as u32);
+    let doubled: Vec<u32> = cell.borrow().iter().map(|x| x * 2).collect();
+    cell.borrow_mut().extend(doubled);
+    for x in cell.borrow().iter() {
+        write!(log.borrow_mut(), "{x},").unwrap();
+    }
+    let _guard = Noisy("guard", log);
+    let len = cell.borrow().len();
+    let total = len + log.borrow().len();
+    total
+});
+
+struct Noisy<'a>(&'static str, &'a RefCell<String>);
+
+impl Drop for Noisy<'_> {
+    fn drop(&mut self) {
+        self.1.borrow_mut().push_str(self.0);
+    }
+}
+
+#[test]
+fn temporaries_and_drop_order_agree() {
+    let run = |f: fn(&RefCell<Vec<u32>>, &RefCell<String>) -> usize| {
+        let cell = RefCell::new(vec![1, 2]);
+        let log = RefCell::new(String::new());
+        let r = f(&cell, &log);
+        (r, cell.into_inner(), log.into_inner())
+    };
+    assert_eq!(run(temps_k), run(temps_p));
+}
+
+twins!(generic_k, generic_p, fn[T: Clone + PartialOrd](items: &[T], cap: usize) -> Vec<T> {
+    let mut out: Vec<T> = Vec::new();
+    for x in items {
+        if out.len() == cap {
+            break;
+        }
+        if out.last().map_or(true, |l| l < x) {
+            out.push(x.clone());
+        }
+    }
+    out.sort_by(|a, b| b.partial_cmp(a).unwrap());
+    out
+});
+
+#[test]
+fn generic_code_agrees() {
+    for n in [0, 5, 50] {
+        let v = data(n, 3);
+        for cap in [0, 1, 4, 100] {
+            assert_eq!(generic_k(&v, cap), generic_p(&v, cap));
+        }
+    }
+}
