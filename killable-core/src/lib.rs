@@ -14,6 +14,9 @@
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_debug_implementations)]
+// Under loom only the protocol is compiled, so the helpers that the std-only
+// layers use are dead there.
+#![cfg_attr(loom, allow(dead_code, unused_imports, clippy::new_without_default))]
 
 mod prim;
 mod state;
@@ -80,5 +83,5 @@ pub const KILLS_SUPPORTED: bool = state::KILLS_UNWIND;
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod __loom {
-    pub use crate::state::{Delivery, Inner, Kill, PENDING_THREADS};
+    pub use crate::state::{Delivery, Inner, Kill, DEADLINE, PENDING_THREADS, RAISE, TERMINATE};
 }

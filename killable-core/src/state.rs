@@ -25,32 +25,35 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, SeqCst};
 use crate::prim::{lock, AtomicU32, Mutex, Thread};
 
 /// `terminate()` was called: level-triggered, pending until the thread exits.
-pub(crate) const TERMINATE: u32 = 1 << 0;
+pub const TERMINATE: u32 = 1 << 0;
 /// A cancel scope of this thread has expired: pending until that scope exits.
-pub(crate) const DEADLINE: u32 = 1 << 1;
+pub const DEADLINE: u32 = 1 << 1;
 /// At least one raised value is queued: edge-triggered, one per delivery.
-pub(crate) const RAISE: u32 = 1 << 2;
+pub const RAISE: u32 = 1 << 2;
 
 /// Whether a kill can unwind in this build. Under `panic = "abort"` an unwind
 /// would abort the process, so kills are refused instead (see the crate docs).
 pub(crate) const KILLS_UNWIND: bool = cfg!(panic = "unwind");
 
+/// How many threads have a kill pending: the checkpoint fast path's one load.
 #[cfg(not(loom))]
-pub(crate) static PENDING_THREADS: std::sync::atomic::AtomicUsize =
-    std::sync::atomic::AtomicUsize::new(0);
+pub static PENDING_THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 #[cfg(loom)]
 loom::lazy_static! {
-    pub(crate) static ref PENDING_THREADS: crate::prim::AtomicUsize = crate::prim::AtomicUsize::new(0);
+    /// How many threads have a kill pending (per loom execution).
+    pub static ref PENDING_THREADS: crate::prim::AtomicUsize = crate::prim::AtomicUsize::new(0);
 }
 
 /// What a delivery unwinds with. Boxed into the unwind payload; private, so
 /// no user code can forge or match it except through this crate's API.
 #[derive(Debug)]
-pub(crate) enum Kill {
+pub enum Kill {
+    /// `terminate()` was called.
     Terminate,
     /// The cancel scope with this id has expired.
     Deadline(u64),
+    /// A raised value, delivered once.
     Raise(Box<dyn Any + Send>),
 }
 
@@ -89,7 +92,7 @@ struct Locked {
 }
 
 /// The shared state of one killable thread.
-pub(crate) struct Inner {
+pub struct Inner {
     pending: AtomicU32,
     /// Inside a killable wait or `interruptible`; read only for diagnostics,
     /// so it is outside the protocol (and outside loom's model).
@@ -100,15 +103,18 @@ pub(crate) struct Inner {
 
 /// What a delivery attempt found.
 #[derive(Debug)]
-pub(crate) enum Delivery {
+pub enum Delivery {
+    /// Nothing is pending.
     Nothing,
     /// A kill is pending but may not be delivered now (shield, unwinding).
     Deferred,
+    /// Unwind with this kill now.
     Deliver(Kill),
 }
 
 impl Inner {
-    pub(crate) fn new() -> Self {
+    /// A fresh state: nothing pending, not finished, no thread to wake yet.
+    pub fn new() -> Self {
         Inner {
             pending: AtomicU32::new(0),
             blocked: std::sync::atomic::AtomicBool::new(false),
@@ -125,7 +131,7 @@ impl Inner {
     }
 
     /// Records the thread to unpark on kills. Called by the owner first thing.
-    pub(crate) fn set_thread(&self, thread: Thread) {
+    pub fn set_thread(&self, thread: Thread) {
         lock(&self.locked).thread = Some(thread);
     }
 
@@ -133,11 +139,12 @@ impl Inner {
     /// the release of the `locked` mutex by the killer, so a non-zero read is
     /// followed by a locked read that sees the full kill.
     #[inline]
-    pub(crate) fn pending(&self) -> u32 {
+    pub fn pending(&self) -> u32 {
         self.pending.load(Acquire)
     }
 
-    pub(crate) fn is_finished(&self) -> bool {
+    /// Whether [`finish`](Self::finish) has run: kills are refused from then on.
+    pub fn is_finished(&self) -> bool {
         lock(&self.locked).finished
     }
 
@@ -163,7 +170,7 @@ impl Inner {
 
     /// Queues a raised value. Hands it back if the thread has finished, is
     /// being terminated, or kills cannot unwind in this build.
-    pub(crate) fn raise<E: Any + Send>(&self, exc: E) -> Result<(), E> {
+    pub fn raise<E: Any + Send>(&self, exc: E) -> Result<(), E> {
         {
             let mut l = lock(&self.locked);
             if !KILLS_UNWIND || l.finished || self.pending.load(Relaxed) & TERMINATE != 0 {
@@ -178,7 +185,7 @@ impl Inner {
 
     /// Marks the thread terminated. Returns false if it had already finished
     /// (or kills cannot unwind in this build).
-    pub(crate) fn terminate(&self) -> bool {
+    pub fn terminate(&self) -> bool {
         {
             let mut l = lock(&self.locked);
             if !KILLS_UNWIND || l.finished {
@@ -195,7 +202,7 @@ impl Inner {
 
     /// Opens a cancel scope with a fresh `id`. `expired` opens it already
     /// expired (a deadline that has passed).
-    pub(crate) fn push_scope(&self, id: u64, expired: bool) {
+    pub fn push_scope(&self, id: u64, expired: bool) {
         let mut l = lock(&self.locked);
         l.scopes.push(CancelScope { id, expired });
         if expired && KILLS_UNWIND {
@@ -204,7 +211,7 @@ impl Inner {
     }
 
     /// Expires the scope `id` if it is still open. Called by the timer thread.
-    pub(crate) fn expire_scope(&self, id: u64) {
+    pub fn expire_scope(&self, id: u64) {
         {
             let mut l = lock(&self.locked);
             if !KILLS_UNWIND || l.finished {
@@ -221,7 +228,7 @@ impl Inner {
 
     /// Closes scope `id`; returns whether it had expired. Leaves nothing of it
     /// pending, so a scope that ends in time leaves no trace.
-    pub(crate) fn pop_scope(&self, id: u64) -> bool {
+    pub fn pop_scope(&self, id: u64) -> bool {
         let mut l = lock(&self.locked);
         let Some(pos) = l.scopes.iter().position(|s| s.id == id) else {
             return false;
@@ -238,7 +245,7 @@ impl Inner {
     ///
     /// Order: terminate, then the outermost expired scope (an outer expiry
     /// must pass through inner scopes), then the oldest raise.
-    pub(crate) fn take_delivery(&self, can_deliver: bool) -> Delivery {
+    pub fn take_delivery(&self, can_deliver: bool) -> Delivery {
         if self.pending() == 0 {
             return Delivery::Nothing;
         }
@@ -267,7 +274,7 @@ impl Inner {
     /// Called once by the owner when its body has returned or unwound: from
     /// now on kills are refused. Raises still queued are dropped here, after
     /// the lock is released, since their destructors are user code.
-    pub(crate) fn finish(&self) -> VecDeque<Box<dyn Any + Send>> {
+    pub fn finish(&self) -> VecDeque<Box<dyn Any + Send>> {
         let (dropped, joiners) = {
             let mut l = lock(&self.locked);
             l.finished = true;
@@ -287,7 +294,7 @@ impl Inner {
 
     /// Registers `me` to be unparked when this thread finishes. Returns false
     /// (registering nothing) if it has already finished.
-    pub(crate) fn add_joiner(&self, me: &Thread) -> bool {
+    pub fn add_joiner(&self, me: &Thread) -> bool {
         let mut l = lock(&self.locked);
         if l.finished {
             return false;
@@ -297,7 +304,7 @@ impl Inner {
     }
 
     /// Undoes `add_joiner` for a join that gave up (timeout or kill).
-    pub(crate) fn remove_joiner(&self, me: &Thread) {
+    pub fn remove_joiner(&self, me: &Thread) {
         let mut l = lock(&self.locked);
         if let Some(pos) = l.joiners.iter().position(|t| t.id() == me.id()) {
             l.joiners.swap_remove(pos);
@@ -328,7 +335,7 @@ impl Inner {
     ///
     /// The caller must call `disarm_hook` before `hook`'s borrow ends, on
     /// every path including unwinding.
-    pub(crate) unsafe fn arm_hook(&self, hook: &(dyn Fn() + Send + Sync)) -> bool {
+    pub unsafe fn arm_hook(&self, hook: &(dyn Fn() + Send + Sync)) -> bool {
         let mut h = lock(&self.hook);
         // Tested under the hook mutex: a killer records its kill before it
         // takes this mutex to fire, so either we see the kill here or the
@@ -345,7 +352,7 @@ impl Inner {
     }
 
     /// Takes the hook back; once this returns no killer can call it.
-    pub(crate) fn disarm_hook(&self) {
+    pub fn disarm_hook(&self) {
         let mut h = lock(&self.hook);
         h.armed = None;
         h.fired = false;
