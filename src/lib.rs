@@ -62,4 +62,9 @@ pub use killable_macros::killable;
 #[doc(hidden)]
 pub mod __private {
     pub use killable_core::checkpoint;
+
+    /// Test support: deterministic kill points (see `tests/killpoint.rs`).
+    pub mod testing {
+        pub use killable_core::__testing::*;
+    }
 }

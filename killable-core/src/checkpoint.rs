@@ -57,6 +57,7 @@ pub fn checkpoint() {
 #[inline(never)]
 fn checkpoint_slow() {
     local::with_current(|inner| {
+        crate::killpoint::on_checkpoint(inner);
         if let Some(inner) = inner {
             deliver_pending(inner);
         }

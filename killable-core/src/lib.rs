@@ -30,6 +30,8 @@ mod error;
 #[cfg(not(loom))]
 mod interrupt;
 #[cfg(not(loom))]
+mod killpoint;
+#[cfg(not(loom))]
 mod local;
 #[cfg(not(loom))]
 pub mod registry;
@@ -78,6 +80,14 @@ pub use timeout::{with_deadline, with_timeout};
 /// assert_eq!(killable::KILLS_SUPPORTED, cfg!(panic = "unwind"));
 /// ```
 pub const KILLS_SUPPORTED: bool = state::KILLS_UNWIND;
+
+/// Test support, re-exported by the facade as `killable::__private::testing`.
+/// Not public API: no semver guarantees.
+#[cfg(not(loom))]
+#[doc(hidden)]
+pub mod __testing {
+    pub use crate::killpoint::{terminate_at_checkpoint, KillPoint};
+}
 
 /// The cross-thread protocol, exposed to the loom models in `tests/loom.rs`.
 #[cfg(loom)]
