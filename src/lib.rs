@@ -33,17 +33,189 @@
 //! assert!(t.join().unwrap_err().is_terminated()); // and "outta here" was printed
 //! ```
 //!
-//! See the [README](https://example.invalid/killable) for the full guide;
-//! its sections are mirrored below as they are written.
+//! # The guide
 //!
-//! ## Where kills land
+//! ## The attribute
 //!
-//! Only at checkpoints: [`checkpoint()`] calls, which `#[killable]` inserts
-//! at fn entry, at the head of every loop body, after every statement that
-//! calls something, and at closure entry; and inside killable blocking
-//! operations ([`sleep`], [`sync::Condvar`], [`sync::mpsc`], joins), which
-//! wake at once. Never inside a [`shield`], never while the thread is already
-//! unwinding, never in thread-local destructors.
+//! `#[killable]` goes on a fn, a method, an `impl` block or a `trait`. It
+//! inserts [`checkpoint()`] calls:
+//!
+//! | where | so that |
+//! | --- | --- |
+//! | at fn entry | loop-free recursion is killable |
+//! | at the head of every loop body (`loop`, `while`, `while let`, `for`, labeled or not) | every iteration passes a check |
+//! | after every statement that calls something | a long call that is not itself killable is caught as soon as it returns |
+//! | at closure entry | iterator chains, whose loops run inside `std`, are killable |
+//!
+//! `for` loops whose body is straight-line code are *strip-mined*: checked
+//! once per chunk of 1024 iterations, so LLVM still vectorizes them. For a
+//! small function:
+//!
+//! ```text
+//! #[killable]                         fn sum(v: &[u64]) -> u64 {
+//! fn sum(v: &[u64]) -> u64 {              ::killable::__private::checkpoint();
+//!     let mut s = 0;                      let mut s = 0;
+//!     for x in v {                        match ::core::iter::IntoIterator::into_iter(v) {
+//!         s += x;                             mut __killable_iter => '__killable_chunks: loop {
+//!     }                                           ::killable::__private::checkpoint();
+//!     s                                           let mut __killable_seen: usize = 0;
+//! }                                               for x in ::core::iter::Iterator::take(
+//!                                                     ::core::iter::Iterator::by_ref(&mut __killable_iter), 1024) {
+//!                                                     __killable_seen += 1;
+//!                                                     s += x;
+//!                                                 }
+//!                                                 if __killable_seen < 1024 { break '__killable_chunks; }
+//!                                             },
+//!                                         }
+//!                                         s
+//!                                     }
+//! ```
+//!
+//! The checks are statements inserted between yours: no expression of yours
+//! is moved or rebound, so return values, `?`, labels, `break` with a value,
+//! temporaries' lifetimes and the spans of your own errors stay exactly as
+//! written. The attribute refuses, with an error at the offending token,
+//! what it cannot serve: items that are not fns, `const fn`, non-unwinding
+//! ABIs such as `extern "C"` (use `extern "C-unwind"`), and `async fn` (drop
+//! the future instead). The full rules, including which checks are left out
+//! as redundant, are in the attribute's documentation: [`killable`](macro@killable).
+//!
+//! ## Where kills land, and what always runs
+//!
+//! A kill never lands at an arbitrary instruction, which is what made Java's
+//! `Thread.stop` and .NET's `Thread.Abort` unusable. It lands only:
+//!
+//! * at a [`checkpoint()`] (inserted by the attribute, or written by hand),
+//! * inside a killable blocking operation ([`sleep`], [`park`],
+//!   [`sync::Condvar`], [`sync::mpsc`], [`KillableThread::join`],
+//!   [`registry::join_all`]), which wakes at once,
+//! * when an [`interruptible`] call returns.
+//!
+//! It then unwinds with [`std::panic::resume_unwind`]: every destructor
+//! runs (your `finally`), mutexes held are poisoned as in any unwind, and no
+//! "thread panicked" message is printed. A kill is never delivered inside a
+//! [`shield`], while the thread is already unwinding (a checkpoint in a
+//! destructor during an unwind does nothing, so no double panic can abort the
+//! process), or while thread-locals are being destroyed. On a thread that is
+//! not killable, a checkpoint does nothing at all.
+//!
+//! Who is killable: threads spawned by [`KillableThread::spawn`],
+//! [`Builder`] or [`scope`], and any thread for the duration of a
+//! [`with_timeout`] scope (only by its own deadline).
+//!
+//! ## Raising typed values
+//!
+//! [`KillableThread::raise`] delivers any `Send + 'static` value, data
+//! included; [`catch`] catches it by type (Rust's `try … except E`) and lets
+//! the thread carry on; uncaught, it ends the thread and
+//! [`JoinError::downcast_raised`] gives it back to the joiner. Raises queue:
+//! several before delivery are delivered in order, one per checkpoint. A raise
+//! on a thread that has finished (or is being terminated) hands the value
+//! back in `Err`: nothing is silently lost, except raises still queued when
+//! the thread returns normally, which are dropped with its state.
+//!
+//! ```
+//! use killable::{catch, killable, KillableThread};
+//! use std::sync::mpsc;
+//!
+//! #[derive(Debug)]
+//! struct SkipJob { reason: &'static str }
+//!
+//! #[killable]
+//! fn run_job(_job: u32) {
+//!     loop { std::hint::spin_loop() } // some job that never ends on its own
+//! }
+//!
+//! let (started, job_started) = mpsc::channel();
+//! let t = KillableThread::spawn(move || {
+//!     let mut skipped = Vec::new();
+//!     for job in 0..2 {
+//!         started.send(()).unwrap();
+//!         if let Err(skip) = catch::<SkipJob, _, _>(|| run_job(job)) {
+//!             skipped.push((job, skip.reason));
+//!         }
+//!     }
+//!     skipped
+//! });
+//! for _ in 0..2 {
+//!     job_started.recv().unwrap();
+//!     t.raise(SkipJob { reason: "over budget" }).unwrap();
+//! }
+//! assert_eq!(t.join().unwrap(), [(0, "over budget"), (1, "over budget")]);
+//! ```
+//!
+//! ## Terminating
+//!
+//! [`KillableThread::terminate`] is level-triggered: it stays pending and is
+//! re-delivered at every checkpoint until the thread has exited, so code that
+//! swallows unwinds (`catch_unwind` in a loop, the recipe's error-clearing
+//! builtins) cannot keep the thread alive past its next checkpoint. It wins
+//! over pending raises. [`registry::terminate_all`] and
+//! [`registry::join_all`] shut a whole program down; [`Builder::deadline`]
+//! terminates a thread at an instant.
+//!
+//! ## Shields
+//!
+//! [`shield`] runs a closure with delivery deferred; a kill arriving
+//! meanwhile lands at the first checkpoint after it. Use it around updates
+//! that must not be left half-done.
+//!
+//! ## Timeouts
+//!
+//! [`with_timeout`] (and [`with_deadline`]) run a closure with a deadline, on
+//! any thread, the main thread included: `Ok` whenever the closure returns,
+//! `Err(TimedOut)` when the deadline was delivered inside it. Scopes nest;
+//! each catches only its own expiry. All deadlines share one timer thread.
+//!
+//! ```
+//! use killable::{killable, with_timeout, TimedOut};
+//! use std::time::Duration;
+//!
+//! #[killable]
+//! fn find_nonce(prefix_zeros: u32) -> u64 {
+//!     (1u64..).find(|n| n.wrapping_mul(0x9E37_79B9_7F4A_7C15).leading_zeros() >= prefix_zeros).unwrap()
+//! }
+//!
+//! assert!(with_timeout(Duration::from_secs(10), || find_nonce(8)).is_ok());
+//! assert_eq!(with_timeout(Duration::from_millis(20), || find_nonce(64)), Err(TimedOut));
+//! ```
+//!
+//! ## Blocking calls
+//!
+//! A thread blocked in a call only reaches its next checkpoint when the call
+//! returns. The killable blocking operations in [`sync`] (and [`sleep`],
+//! [`park`], joins) wake at once on a kill instead. For any other blocking
+//! call, [`interruptible`]`(op, on_kill)` runs `op` and, if a kill arrives
+//! meanwhile, calls `on_kill` from the killer's side to unblock it (shut a
+//! socket down, kill a child process), then delivers the kill when `op`
+//! returns.
+//!
+//! ## What cannot be interrupted, and what to do about it
+//!
+//! | code | why | what to do |
+//! | --- | --- | --- |
+//! | a function without the attribute (a dependency, `std`) | no checkpoints inside | the kill lands when it returns; for long ones, wrap in [`interruptible`] with a hook that makes it return |
+//! | code inside macro invocations (`println!`, `vec!`, your `macro_rules!`) | the attribute sees only tokens | a check follows the macro call; call [`checkpoint()`] inside long macro-generated loops |
+//! | blocking std calls (`std::thread::sleep`, `Mutex::lock`, `std::sync::mpsc::Receiver::recv`, socket reads) | the OS does not know about kills | use [`sleep`], [`sync::Condvar`], [`sync::mpsc`], or [`interruptible`] |
+//! | FFI | unwinding into C aborts | refused on `extern "C"` fns; an `extern "C-unwind"` callback may be killable |
+//! | `async fn` | runs where the future is polled | drop the future (executor-side timeout or abort) |
+//! | `panic = "abort"` builds | a kill is an unwind | kills are refused (below) |
+//!
+//! ## Compared with the alternatives
+//!
+//! * **A hand-polled flag** (`AtomicBool` checked in your loops): correct,
+//!   but every loop, in every function on the path, must remember to check
+//!   it and to return early through every caller, and a blocked call still
+//!   ignores it. `#[killable]` inserts the checks for you, unwinding does the
+//!   early return through every frame with destructors, and killable waits
+//!   wake on it.
+//! * **tokio's `CancellationToken`**: the right tool for async code, where
+//!   dropping a future cancels it at its next `.await`. It does nothing for
+//!   synchronous code on a thread, which is what this crate is for.
+//! * **The 2006 Python recipe** (`PyThreadState_SetAsyncExc`): same idea;
+//!   this crate fixes its known issues: blocked calls wake, the kill cannot
+//!   be swallowed, values (not just types) can be raised, shields mask,
+//!   deadlines exist.
 //!
 //! ## `panic = "abort"`
 //!
