@@ -23,6 +23,7 @@ fn target_dir() -> PathBuf {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "runs cargo in a subprocess")]
 fn kills_are_refused_in_a_panic_abort_build() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let fixture = root.join("tests/fixtures/abort");

@@ -370,6 +370,7 @@ fn joining_your_own_handle_panics_with_a_clear_message() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "miri does not model stack sizes")]
 fn stack_size_the_os_refuses_leaves_no_registry_entry() {
     let _s = serial();
     for size in [usize::MAX, usize::MAX / 2] {

@@ -425,6 +425,7 @@ fn run_wave(n: usize, rng: &mut Rng, seq: &mut u64) -> Vec<ThreadId> {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "thousands of threads: far too slow under miri")]
 fn thousands_of_threads_killed_at_random_moments() {
     let _s = serial();
     let total = env_or("KILLABLE_STRESS_THREADS", 2_000) as usize;
@@ -477,6 +478,7 @@ fn thousands_of_threads_killed_at_random_moments() {
 /// spawned during or after are terminated or not, but none is left
 /// half-registered.
 #[test]
+#[cfg_attr(miri, ignore = "thousands of threads: far too slow under miri")]
 fn terminate_all_races_spawns() {
     let _s = serial();
     let seed = seed();

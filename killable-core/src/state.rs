@@ -378,3 +378,6 @@ impl std::fmt::Debug for Inner {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests;
