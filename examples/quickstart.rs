@@ -44,7 +44,11 @@ fn main() {
     println!("[{:>8.3?}] main: spawned {:?}", started.elapsed(), t.id());
 
     std::thread::sleep(Duration::from_millis(350));
-    println!("[{:>8.3?}] main: is_alive() = {}", started.elapsed(), t.is_alive());
+    println!(
+        "[{:>8.3?}] main: is_alive() = {}",
+        started.elapsed(),
+        t.is_alive()
+    );
 
     let killed_at = Instant::now();
     t.terminate();
@@ -59,6 +63,10 @@ fn main() {
         ),
         other => panic!("expected a terminated thread, got {other:?}"),
     }
-    println!("[{:>8.3?}] main: is_alive() = {}", started.elapsed(), killer.is_alive());
+    println!(
+        "[{:>8.3?}] main: is_alive() = {}",
+        started.elapsed(),
+        killer.is_alive()
+    );
     assert!(!killer.is_alive());
 }
