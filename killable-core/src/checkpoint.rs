@@ -46,8 +46,30 @@ use crate::state::{Delivery, Inner, Kill, PENDING_THREADS};
 /// t.terminate();
 /// assert!(t.join().unwrap_err().is_terminated());
 /// ```
+///
+/// # Diagnostics
+///
+/// With the cargo feature `diagnostics`, each call on a killable thread also
+/// records where it was made and when (a thread-local read, a clock read and
+/// two relaxed stores), for
+/// [`ThreadInfo::last_checkpoint`](crate::registry::ThreadInfo::last_checkpoint).
+/// Without the feature, nothing of it is compiled.
 #[inline]
-pub fn checkpoint() {
+#[cfg_attr(feature = "diagnostics", track_caller)]
+pub fn user_checkpoint() {
+    // With `diagnostics`, `#[track_caller]` makes this the location of the
+    // user's `checkpoint()` call (or of the statement `#[killable]` put it
+    // after). Without it, this inlines to `checkpoint` below and nothing more.
+    #[cfg(feature = "diagnostics")]
+    crate::diag::record(std::panic::Location::caller());
+    checkpoint();
+}
+
+/// The runtime's own checkpoints (at the start of killable waits): the
+/// public one without the `diagnostics` record, which would only ever name
+/// a line of this crate.
+#[inline(always)]
+pub(crate) fn checkpoint() {
     if PENDING_THREADS.load(Relaxed) != 0 {
         checkpoint_slow();
     }

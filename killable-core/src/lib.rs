@@ -25,6 +25,8 @@ mod state;
 mod catch;
 #[cfg(not(loom))]
 mod checkpoint;
+#[cfg(all(feature = "diagnostics", not(loom)))]
+mod diag;
 #[cfg(not(loom))]
 mod error;
 #[cfg(not(loom))]
@@ -53,7 +55,7 @@ mod wait;
 #[cfg(not(loom))]
 pub use catch::{catch, is_kill};
 #[cfg(not(loom))]
-pub use checkpoint::checkpoint;
+pub use checkpoint::user_checkpoint as checkpoint;
 #[cfg(not(loom))]
 pub use error::{JoinError, TimedOut};
 #[cfg(not(loom))]

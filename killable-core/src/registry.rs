@@ -19,6 +19,9 @@ use crate::state::{Inner, DEADLINE, RAISE, TERMINATE};
 use crate::thread::Killer;
 use crate::wait;
 
+#[cfg(feature = "diagnostics")]
+pub use crate::diag::LastCheckpoint;
+
 /// One killable thread's state and identity, shared by the thread, its
 /// handle, its `Killer`s and the registry.
 pub(crate) struct Entry {
@@ -107,6 +110,8 @@ pub struct ThreadInfo {
     entry: Arc<Entry>,
     id: ThreadId,
     state: RunState,
+    #[cfg(feature = "diagnostics")]
+    last_checkpoint: Option<LastCheckpoint>,
 }
 
 impl ThreadInfo {
@@ -130,23 +135,61 @@ impl ThreadInfo {
     pub fn killer(&self) -> Killer {
         Killer::from_entry(self.entry.clone())
     }
+    /// Where and when it last passed a checkpoint, as of the snapshot; `None`
+    /// if it has not passed one yet. Only with the cargo feature
+    /// `diagnostics`.
+    ///
+    /// A thread that is [`Running`](RunState::Running) with a last
+    /// checkpoint long ago is stuck in code without checkpoints: a call
+    /// that is not killable, a callee without `#[killable]`, FFI.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use killable::{registry, KillableThread};
+    /// use std::time::Duration;
+    ///
+    /// let t = KillableThread::spawn(|| {
+    ///     killable::checkpoint();
+    ///     std::thread::sleep(Duration::from_millis(100)); // not killable
+    /// });
+    /// std::thread::sleep(Duration::from_millis(20));
+    /// for info in registry::threads() {
+    ///     if let Some(last) = info.last_checkpoint() {
+    ///         println!("{:?} {:?}: last checkpoint at {last}", info.name(), info.state());
+    ///     }
+    /// }
+    /// t.join().unwrap();
+    /// ```
+    #[cfg(feature = "diagnostics")]
+    pub fn last_checkpoint(&self) -> Option<LastCheckpoint> {
+        self.last_checkpoint
+    }
 }
 
 impl fmt::Debug for ThreadInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ThreadInfo")
-            .field("id", &self.id)
+        let mut d = f.debug_struct("ThreadInfo");
+        d.field("id", &self.id)
             .field("name", &self.name())
             .field("state", &self.state)
-            .field("running_for", &self.entry.started_at.elapsed())
-            .finish()
+            .field("running_for", &self.entry.started_at.elapsed());
+        #[cfg(feature = "diagnostics")]
+        d.field("last_checkpoint", &self.last_checkpoint);
+        d.finish()
     }
 }
 
 fn info(entry: Arc<Entry>) -> Option<ThreadInfo> {
     let id = entry.thread.get()?.id();
     let state = RunState::of(&entry);
-    Some(ThreadInfo { entry, id, state })
+    Some(ThreadInfo {
+        #[cfg(feature = "diagnostics")]
+        last_checkpoint: entry.state.last_checkpoint.last(),
+        entry,
+        id,
+        state,
+    })
 }
 
 /// Lists the live killable threads, in no particular order.

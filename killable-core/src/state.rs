@@ -97,6 +97,10 @@ pub struct Inner {
     /// Inside a killable wait or `interruptible`; read only for diagnostics,
     /// so it is outside the protocol (and outside loom's model).
     pub(crate) blocked: std::sync::atomic::AtomicBool,
+    /// Where the thread last passed a checkpoint (feature `diagnostics`);
+    /// written by the owner, read for diagnostics, outside the protocol.
+    #[cfg(all(feature = "diagnostics", not(loom)))]
+    pub(crate) last_checkpoint: crate::diag::Recorder,
     locked: Mutex<Locked>,
     hook: Mutex<HookSlot>,
 }
@@ -118,6 +122,8 @@ impl Inner {
         Inner {
             pending: AtomicU32::new(0),
             blocked: std::sync::atomic::AtomicBool::new(false),
+            #[cfg(all(feature = "diagnostics", not(loom)))]
+            last_checkpoint: crate::diag::Recorder::default(),
             locked: Mutex::new(Locked {
                 raises: VecDeque::new(),
                 scopes: Vec::new(),
