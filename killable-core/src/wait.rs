@@ -64,18 +64,19 @@ pub(crate) fn deliver_current() {
 }
 
 /// Marks the state blocked for `registry::threads()` while it lives.
-pub(crate) struct Blocked<'a>(&'a Inner);
+/// Restores the previous mark, so that a killable wait nested in an
+/// `interruptible` call leaves the outer call marked.
+pub(crate) struct Blocked<'a>(&'a Inner, bool);
 
 impl<'a> Blocked<'a> {
     pub(crate) fn new(inner: &'a Inner) -> Self {
-        inner.blocked.store(true, Relaxed);
-        Blocked(inner)
+        Blocked(inner, inner.blocked.swap(true, Relaxed))
     }
 }
 
 impl Drop for Blocked<'_> {
     fn drop(&mut self) {
-        self.0.blocked.store(false, Relaxed);
+        self.0.blocked.store(self.1, Relaxed);
     }
 }
 
@@ -86,6 +87,9 @@ impl Drop for Blocked<'_> {
 ///
 /// If `entry` is the calling thread (it would wait for itself forever).
 pub(crate) fn until_finished(entry: &Entry, deadline: Option<Instant>) -> bool {
+    // A checkpoint like every killable wait, even when there is nothing to
+    // wait for.
+    crate::checkpoint::checkpoint();
     let me = std::thread::current();
     if entry.thread.get().map(|t| t.id()) == Some(me.id()) {
         panic!("killable: a thread cannot join itself");

@@ -1,8 +1,8 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{
-    AtomicBool,
-    Ordering::{Acquire, Release},
+    AtomicU8,
+    Ordering::{Acquire, Relaxed, Release},
 };
 use std::sync::{Arc, LockResult, PoisonError};
 use std::thread::Thread;
@@ -19,7 +19,8 @@ use crate::wait::{deliver_current, park_until, Woke};
 /// hands the notification to exactly one queued waiter. A waiter woken by a
 /// kill leaves the queue, and if a notification reached it at the same
 /// moment, passes it on to the next waiter, so a kill never steals a
-/// notification meant for another thread. A killed waiter unwinds without
+/// notification meant for another thread (a `notify_all` is not passed on:
+/// it has already woken every waiter there was). A killed waiter unwinds without
 /// the mutex held, so the mutex is not poisoned.
 ///
 /// Spurious wake-ups do not happen, but code should loop on its predicate
@@ -51,8 +52,13 @@ pub struct Condvar {
 
 struct Waiter {
     thread: Thread,
-    notified: AtomicBool,
+    /// `WAITING`, or which notify dequeued this waiter.
+    notified: AtomicU8,
 }
+
+const WAITING: u8 = 0;
+const BY_NOTIFY_ONE: u8 = 1;
+const BY_NOTIFY_ALL: u8 = 2;
 
 /// Whether a timed wait returned because its timeout elapsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -230,9 +236,12 @@ impl Condvar {
     /// killable::sync::Condvar::new().notify_one();
     /// ```
     pub fn notify_one(&self) {
-        let next = lock(&self.waiters).pop_front();
+        let next = {
+            let mut q = lock(&self.waiters);
+            q.pop_front().inspect(|w| mark(w, BY_NOTIFY_ONE))
+        };
         if let Some(w) = next {
-            wake(&w);
+            w.thread.unpark();
         }
     }
 
@@ -244,9 +253,13 @@ impl Condvar {
     /// killable::sync::Condvar::new().notify_all();
     /// ```
     pub fn notify_all(&self) {
-        let all = std::mem::take(&mut *lock(&self.waiters));
+        let all = {
+            let mut q = lock(&self.waiters);
+            q.iter().for_each(|w| mark(w, BY_NOTIFY_ALL));
+            std::mem::take(&mut *q)
+        };
         for w in &all {
-            wake(w);
+            w.thread.unpark();
         }
     }
 
@@ -259,13 +272,13 @@ impl Condvar {
         let mutex = guard.mutex;
         let me = Arc::new(Waiter {
             thread: std::thread::current(),
-            notified: AtomicBool::new(false),
+            notified: AtomicU8::new(WAITING),
         });
         // Queued before the mutex is released: a notifier takes the mutex to
         // change the predicate, so it cannot notify before we are queued.
         lock(&self.waiters).push_back(me.clone());
         drop(guard);
-        let woke = park_until(deadline, || me.notified.load(Acquire));
+        let woke = park_until(deadline, || me.notified.load(Acquire) != WAITING);
         let timed_out = match woke {
             Woke::Done => false,
             Woke::TimedOut => !self.leave(&me, false),
@@ -281,30 +294,32 @@ impl Condvar {
     }
 
     /// Takes `me` out of the queue after a timeout or kill. Returns true if
-    /// it had been notified meanwhile; a killed waiter then passes the
-    /// notification on.
+    /// it had been notified meanwhile; a killed waiter then passes a
+    /// `notify_one` on (a `notify_all` has woken everyone already).
     fn leave(&self, me: &Arc<Waiter>, killed: bool) -> bool {
         let mut q = lock(&self.waiters);
         if let Some(pos) = q.iter().position(|w| Arc::ptr_eq(w, me)) {
             q.remove(pos);
             return false;
         }
-        // Not queued: a notifier dequeued us and set `notified`.
-        if killed {
+        // Not queued: a notifier dequeued us and marked how, under the
+        // queue's lock, which we now hold (so Relaxed sees the mark).
+        if killed && me.notified.load(Relaxed) == BY_NOTIFY_ONE {
             if let Some(next) = q.pop_front() {
+                mark(&next, BY_NOTIFY_ONE);
                 drop(q);
-                wake(&next);
+                next.thread.unpark();
             }
         }
         true
     }
 }
 
-fn wake(w: &Waiter) {
-    // Release pairs with the waiter's Acquire load of `notified`; the unpark
-    // after it makes sure a parked waiter looks again.
-    w.notified.store(true, Release);
-    w.thread.unpark();
+/// Records how `w` was dequeued; called under the queue's lock, and
+/// followed by an unpark (after the lock is released) so a parked waiter
+/// looks again. Release pairs with the waiter's Acquire load.
+fn mark(w: &Waiter, how: u8) {
+    w.notified.store(how, Release);
 }
 
 impl fmt::Debug for Condvar {
