@@ -102,5 +102,6 @@ pub(crate) fn deliverable(inner: &Inner) -> bool {
 /// Unwinds with `kill`. `resume_unwind` skips the panic hook, so nothing is
 /// printed; destructors run as in any unwind.
 pub(crate) fn unwind(kill: Kill) -> ! {
+    crate::trace::deliver(&kill);
     resume_unwind(Box::new(kill))
 }

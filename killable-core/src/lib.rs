@@ -50,6 +50,8 @@ mod timeout;
 #[cfg(not(loom))]
 mod timer;
 #[cfg(not(loom))]
+mod trace;
+#[cfg(not(loom))]
 mod wait;
 
 #[cfg(not(loom))]

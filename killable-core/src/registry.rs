@@ -237,11 +237,13 @@ pub fn threads() -> Vec<ThreadInfo> {
 /// ```
 pub fn terminate_all() -> usize {
     let me = std::thread::current().id();
-    snapshot()
+    let reached = snapshot()
         .into_iter()
         .filter(|e| e.thread.get().map(Thread::id) != Some(me))
         .filter(|e| e.state.terminate())
-        .count()
+        .count();
+    crate::trace::terminate_all(reached);
+    reached
 }
 
 /// Waits up to `timeout` for every live killable thread (except the caller)

@@ -68,7 +68,9 @@ impl Killer {
     /// assert_eq!(killer.raise("too late"), Err("too late"));
     /// ```
     pub fn raise<E: Any + Send + 'static>(&self, exc: E) -> Result<(), E> {
-        self.entry.state.raise(exc)
+        let r = self.entry.state.raise(exc);
+        crate::trace::raise(&self.entry, std::any::type_name::<E>(), r.is_ok());
+        r
     }
 
     /// Terminates the thread: it unwinds at its next checkpoint, running every
@@ -90,7 +92,8 @@ impl Killer {
     /// assert!(t.join().unwrap_err().is_terminated());
     /// ```
     pub fn terminate(&self) {
-        self.entry.state.terminate();
+        let reached = self.entry.state.terminate();
+        crate::trace::terminate(&self.entry, reached);
     }
 
     /// Whether the thread's body is still running (`!is_finished()`).
@@ -630,7 +633,9 @@ pub(crate) fn run<T>(
         f()
     }));
     drop(exit);
-    classify(result)
+    let result = classify(result);
+    crate::trace::exit(&result);
+    result
 }
 
 fn classify<T>(result: std::thread::Result<T>) -> Result<T, JoinError> {

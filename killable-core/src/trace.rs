@@ -1,0 +1,94 @@
+//! `tracing` events (cargo feature `tracing`): raises, terminations,
+//! deliveries and thread exits, at `DEBUG` level under the target
+//! `killable`. Without the feature every function here is an empty inline
+//! function.
+//!
+//! | event message | emitted on | fields |
+//! | --- | --- | --- |
+//! | `raise` | the raiser's thread | `thread` (id), `name`, `type` (the raised type), `accepted` |
+//! | `terminate` | the caller's thread | `thread`, `name`, `reached` (false if it had already finished) |
+//! | `terminate_all` | the caller's thread | `reached` (how many threads) |
+//! | `kill delivered` | the killed thread, as it starts unwinding | `kind` (`terminate`, `deadline` or `raise`) |
+//! | `thread exit` | the killable thread, after its body ended | `outcome` (`returned`, `terminated`, `raised` or `panicked`) |
+//!
+//! The events go to whatever subscriber the application installed; the
+//! killed thread's own events carry its span context, so they nest under the
+//! spans it had entered.
+
+#[cfg(feature = "tracing")]
+mod on {
+    use std::thread::Thread;
+
+    use crate::error::JoinError;
+    use crate::registry::Entry;
+    use crate::state::Kill;
+
+    fn id(entry: &Entry) -> Option<std::thread::ThreadId> {
+        entry.thread.get().map(Thread::id)
+    }
+
+    pub(crate) fn raise(entry: &Entry, ty: &'static str, accepted: bool) {
+        tracing::debug!(
+            target: "killable",
+            thread = ?id(entry),
+            name = entry.name.as_deref(),
+            r#type = ty,
+            accepted,
+            "raise"
+        );
+    }
+
+    pub(crate) fn terminate(entry: &Entry, reached: bool) {
+        tracing::debug!(
+            target: "killable",
+            thread = ?id(entry),
+            name = entry.name.as_deref(),
+            reached,
+            "terminate"
+        );
+    }
+
+    pub(crate) fn terminate_all(reached: usize) {
+        tracing::debug!(target: "killable", reached, "terminate_all");
+    }
+
+    pub(crate) fn deliver(kill: &Kill) {
+        let kind = match kill {
+            Kill::Terminate => "terminate",
+            Kill::Deadline(_) => "deadline",
+            Kill::Raise(_) => "raise",
+        };
+        tracing::debug!(target: "killable", kind, "kill delivered");
+    }
+
+    pub(crate) fn exit<T>(result: &Result<T, JoinError>) {
+        let outcome = match result {
+            Ok(_) => "returned",
+            Err(JoinError::Terminated) => "terminated",
+            Err(JoinError::Raised(_)) => "raised",
+            Err(JoinError::Panicked(_)) => "panicked",
+        };
+        tracing::debug!(target: "killable", outcome, "thread exit");
+    }
+}
+
+#[cfg(not(feature = "tracing"))]
+#[allow(clippy::inline_always)]
+mod on {
+    use crate::error::JoinError;
+    use crate::registry::Entry;
+    use crate::state::Kill;
+
+    #[inline(always)]
+    pub(crate) fn raise(_: &Entry, _: &'static str, _: bool) {}
+    #[inline(always)]
+    pub(crate) fn terminate(_: &Entry, _: bool) {}
+    #[inline(always)]
+    pub(crate) fn terminate_all(_: usize) {}
+    #[inline(always)]
+    pub(crate) fn deliver(_: &Kill) {}
+    #[inline(always)]
+    pub(crate) fn exit<T>(_: &Result<T, JoinError>) {}
+}
+
+pub(crate) use on::*;
