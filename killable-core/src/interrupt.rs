@@ -22,7 +22,18 @@ use crate::wait::Blocked;
 /// * On a thread that is not killable, inside a [`shield`](crate::shield), or
 ///   while unwinding, `op` just runs and `on_kill` is never called.
 /// * `on_kill` must not raise into, terminate or join the thread running
-///   `op` (it runs while that thread's hook is held).
+///   `op` (it runs while that thread's hook is held), nor take a lock that
+///   thread may hold when `op` returns (`interruptible` waits for a running
+///   `on_kill` to finish before it returns).
+/// * Calls nest: while an inner `interruptible` runs, kills call the inner
+///   `on_kill`; when it returns, the outer one is back in force. If the
+///   inner call returns with more kills pending than the one it delivers
+///   (a termination, or a second raise that would find the outer `op`
+///   blocked again after it caught the first), the outer `on_kill` is
+///   called right away, from this thread.
+/// * If `on_kill` panics, the panic reaches the killer's `raise` or
+///   `terminate` call (the kill is recorded all the same); on the timer
+///   thread, it is caught and ignored.
 ///
 /// # Examples
 ///
@@ -58,11 +69,12 @@ where
         return op();
     };
     // SAFETY: `Disarm` below disarms the hook on every path out of this
-    // frame, including an unwind out of `op`, before `on_kill` is dropped.
-    if !unsafe { inner.arm_hook(&on_kill) } {
+    // frame, including an unwind out of `op`, before `on_kill` is dropped;
+    // a nested call, inside `op`, disarms before this one.
+    while !unsafe { inner.arm_hook(&on_kill) } {
         // A kill is already pending: deliver it rather than start `op`.
+        // (It always unwinds; looping keeps `op` hooked if it ever did not.)
         deliver_pending(&inner);
-        return op();
     }
     struct Disarm<'a>(&'a crate::state::Inner);
     impl Drop for Disarm<'_> {

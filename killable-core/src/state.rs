@@ -70,6 +70,9 @@ unsafe impl Send for HookPtr {}
 struct HookSlot {
     armed: Option<HookPtr>,
     fired: bool,
+    /// The `(armed, fired)` of enclosing `interruptible` calls, innermost
+    /// last: a nested call displaces its caller's hook until it returns.
+    enclosing: Vec<(Option<HookPtr>, bool)>,
 }
 
 /// A cancel scope on this thread's stack of `with_timeout` calls.
@@ -334,13 +337,15 @@ impl Inner {
         }
     }
 
-    /// Lends `hook` to killers until `disarm_hook`. Returns false, arming
-    /// nothing, if a kill is already pending: the caller delivers it instead.
+    /// Lends `hook` to killers until `disarm_hook`, displacing the hook of an
+    /// enclosing `interruptible` call, if any, until then. Returns false,
+    /// arming nothing, if a kill is already pending: the caller delivers it
+    /// instead.
     ///
     /// # Safety
     ///
     /// The caller must call `disarm_hook` before `hook`'s borrow ends, on
-    /// every path including unwinding.
+    /// every path including unwinding, in LIFO order with nested calls.
     pub unsafe fn arm_hook(&self, hook: &(dyn Fn() + Send + Sync)) -> bool {
         let mut h = lock(&self.hook);
         // Tested under the hook mutex: a killer records its kill before it
@@ -352,16 +357,50 @@ impl Inner {
         // SAFETY (of the lifetime erasure): see the function's contract.
         let ptr: *const (dyn Fn() + Send + Sync + '_) = hook;
         let ptr: *const (dyn Fn() + Send + Sync + 'static) = unsafe { std::mem::transmute(ptr) };
-        h.armed = Some(HookPtr(ptr));
-        h.fired = false;
+        let displaced = (h.armed.replace(HookPtr(ptr)), std::mem::take(&mut h.fired));
+        h.enclosing.push(displaced);
         true
     }
 
-    /// Takes the hook back; once this returns no killer can call it.
+    /// Whether something stays pending after the next delivery: a
+    /// termination (level-triggered), or two kills (an expired scope and
+    /// raises, one delivered at a time).
+    fn survives_one_delivery(&self) -> bool {
+        let pending = self.pending();
+        if pending == 0 {
+            return false;
+        }
+        if pending & TERMINATE != 0 {
+            return true;
+        }
+        let l = lock(&self.locked);
+        let expired = l.scopes.iter().any(|s| s.expired) as usize;
+        expired + l.raises.len() >= 2
+    }
+
+    /// Takes the hook back, restoring the one `arm_hook` displaced; once this
+    /// returns no killer can call it.
+    ///
+    /// If the restored (enclosing) hook has not fired, and more kills are
+    /// pending than the one the nested call is about to deliver, it fires
+    /// now, from this thread: those kills came while the nested hook stood in
+    /// for it, and the enclosing operation may block again (say after
+    /// catching the first one). A single kill is not signalled: the nested
+    /// delivery consumes it.
     pub fn disarm_hook(&self) {
         let mut h = lock(&self.hook);
-        h.armed = None;
-        h.fired = false;
+        (h.armed, h.fired) = h.enclosing.pop().unwrap_or_default();
+        if let (Some(hook), false) = (h.armed, h.fired) {
+            // Not while unwinding: the enclosing operation is being unwound
+            // through, not resumed, and a panicking hook would abort.
+            if !std::thread::panicking() && self.survives_one_delivery() {
+                h.fired = true;
+                // SAFETY: a restored hook belongs to an enclosing
+                // `interruptible` frame further down this stack, which
+                // disarms it only after this nested call has returned.
+                unsafe { (*hook.0)() };
+            }
+        }
     }
 }
 

@@ -96,7 +96,10 @@ fn run() {
             q.busy = true;
             drop(q);
             for action in due {
-                action();
+                // An action can run user code (an `interruptible` hook, fired
+                // by an expiring scope). Its panic must not end this thread,
+                // or no deadline would ever fire again.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(action));
             }
             q = lock(&TIMER.queue);
             q.busy = false;

@@ -1,0 +1,416 @@
+//! `interruptible(op, on_kill)`: a kill calls `on_kill` once, from the
+//! killer's side, to unblock `op`; then it is delivered when `op` returns.
+//!
+//! The blocking operation in most tests is a plain `std::sync::mpsc`
+//! receive, which knows nothing of this crate: only `on_kill` (sending on
+//! the channel) can end it early. Real sockets and pipes are in
+//! `tests/examples_blocking.rs`.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{mpsc, Arc, Barrier, Mutex};
+use std::time::{Duration, Instant};
+
+use killable::{catch, interruptible, shield, with_timeout, KillableThread, TimedOut};
+
+const BOUND: Duration = Duration::from_secs(10);
+
+#[derive(Debug, PartialEq)]
+struct Stop(u32);
+
+/// A blocking call only `unblock` can end (or `BOUND`, reported as `false`).
+fn blocker() -> (impl FnOnce() -> bool, impl Fn() + Send + Sync) {
+    let (tx, rx) = mpsc::channel::<()>();
+    let op = move || rx.recv_timeout(BOUND).is_ok();
+    let unblock = move || {
+        let _ = tx.send(());
+    };
+    (op, unblock)
+}
+
+/// Counts its calls, and remembers the name of the thread of the last one.
+#[derive(Clone, Default)]
+struct Calls(Arc<(AtomicUsize, Mutex<Option<String>>)>);
+impl Calls {
+    fn record(&self) {
+        self.0 .0.fetch_add(1, SeqCst);
+        *self.0 .1.lock().unwrap() = std::thread::current().name().map(String::from);
+    }
+    fn count(&self) -> usize {
+        self.0 .0.load(SeqCst)
+    }
+    fn thread(&self) -> Option<String> {
+        self.0 .1.lock().unwrap().clone()
+    }
+}
+
+/// Spawns `body` on a killable thread and waits until it reports (through
+/// the sender it is given) that it is about to block.
+fn spawn_blocked<T: Send + 'static>(
+    body: impl FnOnce(mpsc::Sender<()>) -> T + Send + 'static,
+) -> KillableThread<T> {
+    let (ready_tx, ready) = mpsc::channel();
+    let t = KillableThread::spawn(move || body(ready_tx));
+    ready.recv_timeout(BOUND).expect("thread never got ready");
+    // Let it reach the blocking call itself.
+    std::thread::sleep(Duration::from_millis(20));
+    t
+}
+
+#[test]
+fn terminate_calls_on_kill_from_the_killer_then_delivers_when_op_returns() {
+    let calls = Calls::default();
+    let op_returned = Arc::new(AtomicBool::new(false));
+    let (c, r) = (calls.clone(), op_returned.clone());
+    let t = spawn_blocked(move |ready| {
+        let (op, unblock) = blocker();
+        ready.send(()).unwrap();
+        interruptible(
+            || {
+                let woke = op();
+                r.store(woke, SeqCst);
+            },
+            move || {
+                c.record();
+                unblock();
+            },
+        );
+        panic!("interruptible returned after a kill");
+    });
+    let start = Instant::now();
+    std::thread::Builder::new()
+        .name("the-killer".into())
+        .spawn({
+            let k = t.killer();
+            move || k.terminate()
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert!(t.join().unwrap_err().is_terminated());
+    assert!(start.elapsed() < BOUND);
+    assert!(op_returned.load(SeqCst), "op was unblocked by on_kill");
+    assert_eq!(calls.count(), 1);
+    assert_eq!(calls.thread().as_deref(), Some("the-killer"));
+}
+
+#[test]
+fn raise_is_delivered_after_op_and_can_be_caught() {
+    let calls = Calls::default();
+    let c = calls.clone();
+    let t = spawn_blocked(move |ready| {
+        let (op, unblock) = blocker();
+        ready.send(()).unwrap();
+        catch::<Stop, _, _>(|| {
+            interruptible(op, move || {
+                c.record();
+                unblock();
+            })
+        })
+    });
+    t.raise(Stop(3)).unwrap();
+    assert_eq!(t.join().unwrap(), Err(Stop(3)));
+    assert_eq!(calls.count(), 1);
+}
+
+#[test]
+fn on_kill_runs_at_most_once_however_many_kills() {
+    let calls = Calls::default();
+    let c = calls.clone();
+    let go = Arc::new(Barrier::new(2));
+    let g = go.clone();
+    let t = spawn_blocked(move |ready| {
+        let (op, unblock) = blocker();
+        ready.send(()).unwrap();
+        interruptible(
+            || {
+                op();
+                g.wait(); // still inside `op` while more kills arrive
+            },
+            move || {
+                c.record();
+                unblock();
+            },
+        )
+    });
+    t.raise(Stop(1)).unwrap();
+    t.raise(Stop(2)).unwrap();
+    t.terminate();
+    go.wait();
+    assert!(t.join().unwrap_err().is_terminated());
+    assert_eq!(calls.count(), 1);
+}
+
+#[test]
+fn a_kill_pending_before_the_call_skips_op() {
+    let calls = Calls::default();
+    let c = calls.clone();
+    let (started, go) = (Arc::new(Barrier::new(2)), Arc::new(Barrier::new(2)));
+    let (s, g) = (started.clone(), go.clone());
+    let t = KillableThread::spawn(move || {
+        s.wait();
+        g.wait(); // not a checkpoint: the raise below stays pending
+        let ran = AtomicBool::new(false);
+        let r = catch::<Stop, _, _>(|| interruptible(|| ran.store(true, SeqCst), || c.record()));
+        (r, ran.load(SeqCst))
+    });
+    started.wait();
+    t.raise(Stop(9)).unwrap();
+    go.wait();
+    assert_eq!(t.join().unwrap(), (Err(Stop(9)), false));
+    assert_eq!(calls.count(), 0);
+}
+
+/// `on_kill` never runs after `interruptible` has returned, and
+/// `interruptible` waits for a running `on_kill` before it returns. Each
+/// round, a raise lands while `op` runs; `on_kill` takes a millisecond, and
+/// `op` returns as soon as `on_kill` has started. `on_kill` checks, at its
+/// start and again at its end, that its call is still in progress.
+#[test]
+fn on_kill_never_runs_after_the_call_returned() {
+    const ROUNDS: usize = 200;
+    #[derive(Default)]
+    struct Shared {
+        /// Round number + 1 while `op` runs.
+        in_op: AtomicUsize,
+        hook_started: AtomicBool,
+        active: AtomicBool,
+        violations: AtomicUsize,
+    }
+    let shared = Arc::new(Shared::default());
+    let sh = shared.clone();
+    let t = KillableThread::spawn(move || {
+        let mut caught = 0;
+        for round in 0..ROUNDS {
+            sh.hook_started.store(false, SeqCst);
+            sh.active.store(true, SeqCst);
+            let r = catch::<Stop, _, _>(|| {
+                interruptible(
+                    || {
+                        sh.in_op.store(round + 1, SeqCst);
+                        let start = Instant::now();
+                        while !sh.hook_started.load(SeqCst) && start.elapsed() < BOUND {
+                            std::hint::spin_loop();
+                        }
+                    },
+                    || {
+                        sh.hook_started.store(true, SeqCst);
+                        if !sh.active.load(SeqCst) {
+                            sh.violations.fetch_add(1, SeqCst);
+                        }
+                        std::thread::sleep(Duration::from_millis(1));
+                        if !sh.active.load(SeqCst) {
+                            sh.violations.fetch_add(1, SeqCst);
+                        }
+                    },
+                )
+            });
+            sh.active.store(false, SeqCst);
+            caught += r.is_err() as usize;
+        }
+        caught
+    });
+    for round in 0..ROUNDS {
+        let start = Instant::now();
+        while shared.in_op.load(SeqCst) != round + 1 {
+            assert!(start.elapsed() < BOUND, "round {round} never started");
+            std::hint::spin_loop();
+        }
+        t.raise(Stop(0)).unwrap();
+    }
+    assert_eq!(
+        t.join().unwrap(),
+        ROUNDS,
+        "every raise landed and was caught"
+    );
+    assert_eq!(
+        shared.violations.load(SeqCst),
+        0,
+        "on_kill ran after interruptible returned"
+    );
+}
+
+#[test]
+fn deadline_calls_on_kill_from_the_timer_thread() {
+    fn run() {
+        let calls = Calls::default();
+        let c = calls.clone();
+        let (op, unblock) = blocker();
+        let start = Instant::now();
+        let r = with_timeout(Duration::from_millis(50), || {
+            interruptible(op, move || {
+                c.record();
+                unblock();
+            })
+        });
+        assert_eq!(r, Err(TimedOut));
+        assert!(start.elapsed() < BOUND);
+        assert_eq!(calls.count(), 1);
+        assert_eq!(calls.thread().as_deref(), Some("killable-timer"));
+    }
+    std::thread::spawn(run).join().unwrap(); // a plain thread
+    KillableThread::spawn(run).join().unwrap();
+    run(); // the test thread
+}
+
+#[test]
+fn a_panicking_on_kill_does_not_stop_the_timer() {
+    let (op, unblock) = blocker();
+    let r = std::thread::spawn(move || {
+        with_timeout(Duration::from_millis(20), || {
+            interruptible(op, move || {
+                unblock();
+                panic!("on_kill panics (expected by this test)");
+            })
+        })
+    })
+    .join()
+    .unwrap();
+    assert_eq!(r, Err(TimedOut));
+    // Deadlines still fire afterwards.
+    let start = Instant::now();
+    let r = with_timeout(Duration::from_millis(20), || killable::sleep(BOUND * 360));
+    assert_eq!(r, Err(TimedOut));
+    assert!(start.elapsed() < BOUND);
+}
+
+#[test]
+fn not_killable_means_op_just_runs() {
+    let calls = Calls::default();
+    let c = calls.clone();
+    assert_eq!(interruptible(|| 5, move || c.record()), 5);
+    assert_eq!(calls.count(), 0);
+}
+
+#[test]
+fn inside_a_shield_on_kill_is_not_called_and_the_kill_waits() {
+    let calls = Calls::default();
+    let c = calls.clone();
+    let (go_tx, go) = mpsc::channel::<()>();
+    let reached_after = Arc::new(AtomicBool::new(false));
+    let r = reached_after.clone();
+    let t = spawn_blocked(move |ready| {
+        let got_go = shield(|| {
+            ready.send(()).unwrap();
+            interruptible(|| go.recv_timeout(BOUND).is_ok(), move || c.record())
+        });
+        r.store(got_go, SeqCst);
+        killable::checkpoint();
+        panic!("the termination did not land after the shield");
+    });
+    t.terminate();
+    std::thread::sleep(Duration::from_millis(20));
+    go_tx.send(()).unwrap();
+    assert!(t.join().unwrap_err().is_terminated());
+    assert!(
+        reached_after.load(SeqCst),
+        "op was ended by go, not by a timeout"
+    );
+    assert_eq!(calls.count(), 0);
+}
+
+/// An inner `interruptible` inside an outer one's `op` stands in for it
+/// only while it runs: a kill after it returned reaches the outer `on_kill`.
+#[test]
+fn nested_calls_restore_the_outer_hook() {
+    let (outer, inner) = (Calls::default(), Calls::default());
+    let (o, i) = (outer.clone(), inner.clone());
+    let t = spawn_blocked(move |ready| {
+        let (op, unblock) = blocker();
+        interruptible(
+            || {
+                assert_eq!(interruptible(|| 1, move || i.record()), 1);
+                ready.send(()).unwrap();
+                op()
+            },
+            move || {
+                o.record();
+                unblock();
+            },
+        )
+    });
+    let start = Instant::now();
+    t.terminate();
+    assert!(t.join().unwrap_err().is_terminated());
+    assert!(
+        start.elapsed() < BOUND,
+        "the outer on_kill was never called"
+    );
+    assert_eq!((outer.count(), inner.count()), (1, 0));
+}
+
+/// A kill while the inner call runs calls only the inner `on_kill`; the
+/// outer one is not called for the kill the inner call delivers.
+#[test]
+fn nested_kill_during_the_inner_call_calls_only_the_inner_hook() {
+    let (outer, inner) = (Calls::default(), Calls::default());
+    let (o, i) = (outer.clone(), inner.clone());
+    let t = spawn_blocked(move |ready| {
+        interruptible(
+            || {
+                let caught = catch::<Stop, _, _>(|| {
+                    let (op, unblock) = blocker();
+                    ready.send(()).unwrap();
+                    interruptible(op, move || {
+                        i.record();
+                        unblock();
+                    })
+                });
+                caught.is_err()
+            },
+            move || o.record(),
+        )
+    });
+    t.raise(Stop(1)).unwrap();
+    assert!(
+        t.join().unwrap(),
+        "the raise was caught inside the outer op"
+    );
+    assert_eq!((outer.count(), inner.count()), (0, 1));
+}
+
+/// Two raises while the inner call runs: it delivers the first (caught in
+/// the outer `op`), and the outer `on_kill` is called for the second, so
+/// the outer `op`, blocking again, is unblocked too.
+#[test]
+fn nested_second_kill_reaches_the_outer_hook() {
+    let (outer, inner) = (Calls::default(), Calls::default());
+    let (o, i) = (outer.clone(), inner.clone());
+    let go = Arc::new(Barrier::new(2));
+    let g = go.clone();
+    let t = spawn_blocked(move |ready| {
+        let (outer_op, outer_unblock) = blocker();
+        catch::<Stop, _, _>(|| {
+            interruptible(
+                || {
+                    let first = catch::<Stop, _, _>(|| {
+                        let (op, unblock) = blocker();
+                        ready.send(()).unwrap();
+                        interruptible(
+                            || {
+                                op();
+                                g.wait(); // both raises are in
+                            },
+                            move || {
+                                i.record();
+                                unblock();
+                            },
+                        )
+                    });
+                    assert_eq!(first, Err(Stop(1)));
+                    outer_op() // blocks again: only the outer on_kill helps
+                },
+                move || {
+                    o.record();
+                    outer_unblock();
+                },
+            )
+        })
+    });
+    let start = Instant::now();
+    t.raise(Stop(1)).unwrap();
+    t.raise(Stop(2)).unwrap();
+    go.wait();
+    assert_eq!(t.join().unwrap(), Err(Stop(2)));
+    assert!(start.elapsed() < BOUND, "the outer op was never unblocked");
+    assert_eq!((outer.count(), inner.count()), (1, 1));
+}
