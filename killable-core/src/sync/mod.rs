@@ -6,6 +6,8 @@
 //! deadline ends the wait by unwinding, immediately, whatever its timeout.
 
 mod condvar;
+#[cfg(feature = "crossbeam-channel")]
+pub mod crossbeam;
 pub mod mpsc;
 mod mutex;
 mod sleep;
