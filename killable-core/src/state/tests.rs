@@ -1,6 +1,7 @@
 //! Unit tests of the protocol, single-threaded and with plain threads; small
-//! enough for miri (`cargo +nightly miri test -p killable-core --lib`). The
-//! races themselves are model-checked by loom in `tests/loom.rs`.
+//! enough for miri
+//! (`cargo +nightly miri test -p killable-core --lib -- state:: killpoint::`).
+//! The races themselves are model-checked by loom in `tests/loom.rs`.
 
 use super::*;
 use std::sync::Arc;
