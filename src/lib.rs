@@ -217,6 +217,12 @@
 //!   be swallowed, values (not just types) can be raised, shields mask,
 //!   deadlines exist.
 //!
+//! ## Guarantees
+//!
+//! What is promised (where kills land, what always runs, what is never lost),
+//! the test that checks each promise, and what is not promised: see
+//! [`guarantees`].
+//!
 //! ## `panic = "abort"`
 //!
 //! A kill is an unwind, and in a `panic = "abort"` build an unwind aborts the
@@ -228,6 +234,9 @@
 
 pub use killable_core::*;
 pub use killable_macros::killable;
+
+#[doc = include_str!("../docs/GUARANTEES.md")]
+pub mod guarantees {}
 
 /// Paths used by the code `#[killable]` generates. Not public API: no
 /// semver guarantees.
