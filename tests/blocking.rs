@@ -32,19 +32,26 @@ impl Drop for Guard {
     }
 }
 
-/// Waits until the registry shows thread `id` blocked in a killable wait.
+/// Waits until the registry shows thread `id` blocked in a killable wait,
+/// then a little longer so that it is parked.
 fn wait_blocked(id: ThreadId) {
+    wait_marked_blocked(id);
+    // `Blocked` is set just before the waiter's last test; give it time to
+    // actually park, so the kill has something to wake.
+    std::thread::sleep(Duration::from_millis(20));
+}
+
+/// Waits until the registry shows thread `id` blocked: for a sender, that
+/// means it has queued itself.
+fn wait_marked_blocked(id: ThreadId) {
     let start = Instant::now();
     while !registry::threads()
         .iter()
         .any(|i| i.id() == id && i.state() == RunState::Blocked)
     {
         assert!(start.elapsed() < BOUND, "thread never blocked");
-        std::thread::sleep(Duration::from_millis(1));
+        std::thread::yield_now();
     }
-    // `Blocked` is set just before the waiter's last test; give it time to
-    // actually park, so the kill has something to wake.
-    std::thread::sleep(Duration::from_millis(20));
 }
 
 /// A thread that sleeps until it is terminated, for joins to wait on.
@@ -535,4 +542,170 @@ fn condvar_handoff_under_kills_loses_no_wakeup() {
         t.terminate();
         assert!(t.join().unwrap_err().is_terminated());
     }
+}
+
+/// Waits until thread `id` is blocked, or panics after `BOUND`.
+fn blocked(t: &KillableThread<impl Sized>) {
+    wait_blocked(t.id());
+}
+
+#[test]
+fn sync_channel_send_waits_for_room() {
+    let (tx, rx) = mpsc::sync_channel::<u32>(2);
+    tx.send(1).unwrap();
+    tx.try_send(2).unwrap();
+    assert_eq!(tx.try_send(3), Err(mpsc::TrySendError::Full(3)));
+    let t = KillableThread::spawn(move || tx.send(3));
+    blocked(&t);
+    assert!(t.is_alive(), "a send into a full channel returned");
+    assert_eq!(rx.recv(), Ok(1));
+    assert_eq!(t.join().unwrap(), Ok(()));
+    assert_eq!(rx.iter().collect::<Vec<_>>(), [2, 3]);
+}
+
+#[test]
+fn sync_channel_disconnects_both_ways() {
+    let (tx, rx) = mpsc::sync_channel::<u32>(1);
+    tx.send(1).unwrap();
+    let t = KillableThread::spawn(move || tx.send(2));
+    blocked(&t);
+    drop(rx); // wakes the blocked sender, which gets its value back
+    assert_eq!(t.join().unwrap().unwrap_err().0, 2);
+
+    let (tx, rx) = mpsc::sync_channel::<u32>(1);
+    tx.send(7).unwrap();
+    drop(tx);
+    assert_eq!(rx.recv(), Ok(7));
+    assert_eq!(rx.recv(), Err(mpsc::RecvError));
+}
+
+/// Several producers on a rendezvous and on small bounded channels: every
+/// value arrives once, each producer's in order (a sender woken for room
+/// that another took must queue again, not strand).
+#[test]
+fn sync_channels_hand_values_over_in_order() {
+    for bound in [0, 1, 3] {
+        sync_channel_in_order(bound);
+    }
+}
+
+fn sync_channel_in_order(bound: usize) {
+    let (tx, rx) = mpsc::sync_channel::<u32>(bound);
+    if bound == 0 {
+        // No receiver waiting: no room.
+        assert_eq!(tx.try_send(0), Err(mpsc::TrySendError::Full(0)));
+    }
+    let producers: Vec<_> = (0..3)
+        .map(|p| {
+            let tx = tx.clone();
+            KillableThread::spawn(move || {
+                for i in 0..100 {
+                    tx.send(p * 1000 + i).unwrap();
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    let mut got = Vec::new();
+    loop {
+        match rx.recv_timeout(BOUND) {
+            Ok(v) => got.push(v),
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                panic!("bound {bound}: senders stranded after {} values", got.len())
+            }
+        }
+    }
+    for p in producers {
+        p.join().unwrap();
+    }
+    assert_eq!(got.len(), 300);
+    for p in 0..3 {
+        let mine: Vec<u32> = got.iter().copied().filter(|v| v / 1000 == p).collect();
+        assert_eq!(mine, (0..100).map(|i| p * 1000 + i).collect::<Vec<_>>());
+    }
+}
+
+/// Like the condvar case: two senders blocked on a full channel, S1 queued
+/// first; S1 is terminated and, right after, one value is taken. The room
+/// that wakes S1 must reach S2 whether S1 had left the queue or not.
+#[test]
+fn killed_sender_does_not_steal_the_room() {
+    for round in 0..100 {
+        let (tx, rx) = mpsc::sync_channel::<u32>(1);
+        tx.send(0).unwrap();
+        let (tx1, tx2) = (tx.clone(), tx);
+        let s1 = KillableThread::spawn(move || tx1.send(1));
+        wait_marked_blocked(s1.id());
+        let s2 = KillableThread::spawn(move || tx2.send(2));
+        wait_marked_blocked(s2.id());
+        s1.terminate();
+        assert_eq!(rx.recv(), Ok(0));
+        match s2.join_timeout(BOUND) {
+            Ok(r) => r.unwrap().unwrap(),
+            Err(s2) => {
+                s2.terminate();
+                panic!("round {round}: S2 never got the room");
+            }
+        }
+        assert!(s1.join().unwrap_err().is_terminated());
+        assert_eq!(rx.recv(), Ok(2));
+    }
+}
+
+/// A producer whose sends are killed (and retried) under a storm of raises:
+/// every value arrives exactly once, in order. A killed send queues nothing.
+#[test]
+fn sync_send_under_a_storm_of_raises_loses_and_duplicates_nothing() {
+    const N: u32 = 5_000;
+    let (tx, rx) = mpsc::sync_channel::<u32>(4);
+    let started = Arc::new(Barrier::new(2));
+    let s = started.clone();
+    let producer = KillableThread::spawn(move || {
+        s.wait(); // no raise may land before the `catch`
+        let mut stops = 0u32;
+        for v in 0..N {
+            while catch::<Stop, _, _>(|| tx.send(v).unwrap()).is_err() {
+                stops += 1;
+            }
+        }
+        // One more send delivers raises still queued (a send is a
+        // checkpoint) before the producer stops counting them.
+        while catch::<Stop, _, _>(|| tx.send(u32::MAX).unwrap()).is_err() {
+            stops += 1;
+        }
+        stops
+    });
+    let killer = producer.killer();
+    started.wait();
+    let done = Arc::new(AtomicBool::new(false));
+    let d = done.clone();
+    let raiser = std::thread::spawn(move || {
+        let mut sent = 0u32;
+        while !d.load(SeqCst) {
+            if killer.raise(Stop(0)).is_ok() {
+                sent += 1;
+            }
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        sent
+    });
+    let mut got = Vec::with_capacity(N as usize);
+    for _ in 0..N {
+        got.push(rx.recv().unwrap());
+        if got.len() % 64 == 0 {
+            std::thread::yield_now();
+        }
+    }
+    done.store(true, SeqCst);
+    let raised = raiser.join().unwrap();
+    assert_eq!(rx.recv(), Ok(u32::MAX));
+    let stops = producer.join().unwrap();
+    let first_wrong = got.iter().zip(0..).position(|(&g, want)| g != want);
+    assert_eq!(
+        (got.len(), first_wrong),
+        (N as usize, None),
+        "values lost, duplicated or reordered"
+    );
+    assert_eq!(stops, raised, "every accepted raise is delivered once");
 }

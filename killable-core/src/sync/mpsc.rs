@@ -220,9 +220,13 @@ impl<T> Chan<T> {
                     s.blocked_senders.push_back((ticket, me.clone()));
                 }
             }
+            // Also done once dequeued: a woken sender that finds no room
+            // must queue again rather than park where no wake-up finds it.
             let ready = || {
                 let s = lock(&self.state);
-                s.has_room() || !s.receiver_alive
+                s.has_room()
+                    || !s.receiver_alive
+                    || !s.blocked_senders.iter().any(|(id, _)| *id == ticket)
             };
             match park_until(None, ready) {
                 Woke::Done | Woke::TimedOut => {}
