@@ -243,6 +243,9 @@ pub mod guarantees {}
 #[doc(hidden)]
 pub mod __private {
     pub use killable_core::checkpoint;
+    // `chunked!(source)`: the iterator-chain source wrapper (killable-core's
+    // `chunked` module).
+    pub use killable_core::__killable_chunked as chunked;
 
     /// Test support: deterministic kill points (see `tests/killpoint.rs`).
     pub mod testing {

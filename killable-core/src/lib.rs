@@ -25,6 +25,11 @@ mod state;
 mod catch;
 #[cfg(not(loom))]
 mod checkpoint;
+/// Iterator sources checked once per chunk of items, for the iterator
+/// chains `#[killable]` instruments. Not public API: no semver guarantees.
+#[cfg(not(loom))]
+#[doc(hidden)]
+pub mod chunked;
 #[cfg(all(feature = "diagnostics", not(loom)))]
 mod diag;
 #[cfg(not(loom))]
