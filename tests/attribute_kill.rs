@@ -201,6 +201,94 @@ fn closure_entry_in_an_iterator_chain() {
     assert_killed(|r| spin_iterator_chain(&r));
 }
 
+/// Straight-line closures over a std source: no closure has a check of its own; the source,
+/// wrapped by the attribute, passes one per chunk of items. `u64::MAX` items would take
+/// centuries, and the range bound marks "running" with no check after it.
+#[killable]
+fn spin_chunked_chain(running: &AtomicBool) -> u64 {
+    (0..u64::from(mark(running)) * u64::MAX)
+        .map(|x| x.wrapping_mul(3))
+        .filter(|x| x & 1 == 0)
+        .sum::<u64>()
+}
+
+#[test]
+fn straight_line_chain_over_a_range_is_killed_per_chunk() {
+    assert_killed(|r| spin_chunked_chain(&r));
+}
+
+/// The same through `next` (a search that never succeeds), over an endless source whose
+/// items are counted rather than cut into chunks, with `zip`, `enumerate` and `cycle`.
+#[killable]
+fn spin_counted_chain(running: &AtomicBool, v: &[u64]) -> Option<usize> {
+    let start = u64::from(mark(running));
+    (start..)
+        .zip(v.iter().cycle())
+        .enumerate()
+        .map(|(i, (a, b))| a.wrapping_mul(*b) ^ i as u64)
+        .position(|x| x == u64::MAX)
+}
+
+#[test]
+fn straight_line_chain_over_an_endless_source_is_killed() {
+    assert_killed(|r| spin_counted_chain(&r, &[1, 2, 3]));
+}
+
+/// A source the attribute recognizes by its syntax (`into_iter` on a place) but whose type is
+/// not a std iterator: it gets a check per item.
+#[killable]
+fn spin_unknown_source(running: &AtomicBool) -> u64 {
+    let source = Marking(running);
+    source.into_iter().map(|x| x ^ 1).fold(0, |a, x| a ^ x)
+}
+
+#[test]
+fn straight_line_chain_over_a_user_iterator_is_killed() {
+    assert_killed(|r| spin_unknown_source(&r));
+}
+
+/// Unattributed: the first call marks "running" and waits until the test has sent the kill;
+/// later calls return at once.
+#[inline(never)]
+fn slow_once(x: u64, running: &AtomicBool, sent: &AtomicBool) -> u64 {
+    if !running.swap(true, SeqCst) {
+        while !sent.load(SeqCst) {
+            std::hint::spin_loop();
+        }
+    }
+    x
+}
+
+/// The first `map` is straight-line (unchecked, source wrapped); the second calls something
+/// that may take long, so it keeps its entry check. Ten items are far fewer than a chunk: only
+/// a check at each call of the second closure can land before the chain is done.
+#[killable]
+fn chain_with_a_slow_closure(running: &AtomicBool, sent: &AtomicBool) -> u64 {
+    (0..10u64)
+        .map(|x| x * 2)
+        .map(|x| slow_once(x, running, sent))
+        .sum()
+}
+
+#[test]
+fn closure_that_calls_keeps_a_check_per_call() {
+    let running = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicBool::new(false));
+    let (r, s) = (Arc::clone(&running), Arc::clone(&sent));
+    let t = KillableThread::spawn(move || chain_with_a_slow_closure(&r, &s));
+    while !running.load(SeqCst) {
+        std::thread::yield_now();
+    }
+    t.terminate();
+    sent.store(true, SeqCst);
+    // With one check per chunk instead, the chain would finish and return 90.
+    match t.join_timeout(BOUND) {
+        Ok(Err(e)) => assert!(e.is_terminated(), "joined with {e:?}"),
+        Ok(Ok(sum)) => panic!("the chain finished ({sum}) instead of being terminated"),
+        Err(_) => panic!("not finished within {BOUND:?}"),
+    }
+}
+
 /// Unattributed and long: marks itself running, then waits until the test has sent the kill.
 #[inline(never)]
 fn long_uninterruptible(running: &AtomicBool, sent: &AtomicBool) {

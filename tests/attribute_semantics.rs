@@ -3,7 +3,12 @@
 //! across chunk boundaries (the chunk is 1024 iterations), where a wrong exit test would show.
 
 // The loop shapes are the point of these tests, not style.
-#![allow(clippy::never_loop, clippy::while_let_on_iterator)]
+#![allow(
+    clippy::never_loop,
+    clippy::while_let_on_iterator,
+    clippy::manual_contains,
+    clippy::double_ended_iterator_last
+)]
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
@@ -238,6 +243,133 @@ fn generic_code_agrees() {
         let v = data(n, 3);
         for cap in [0, 1, 4, 100] {
             assert_eq!(generic_k(&v, cap), generic_p(&v, cap));
+        }
+    }
+}
+
+// Iterator chains: with the attribute, straight-line closures lose their entry checks and the
+// source is wrapped (`chunked!`), so every way of driving a chain must give what it gives
+// without. Run across chunk boundaries (1024 items, 1024 bytes for `chars`).
+
+// No `vec![…]` or `format!(…)` around the chains: the attribute cannot see into macros.
+twins!(chain_folds_k, chain_folds_p, fn(v: &[u64], n: u64) -> [u64; 24] {
+    [
+        v.iter().map(|&x| x * 3).sum(),
+        (0..n).map(|x| x * x).filter(|x| x % 3 == 0).sum::<u64>(),
+        (1..=n).map(|x| x ^ 5).fold(7, |a, x| a.wrapping_mul(31).wrapping_add(x)),
+        v.iter().rev().map(|&x| x + 1).fold(0, |a, x| a.wrapping_mul(7) ^ x),
+        (0..n).rev().step_by(3).map(|x| x ^ 7).fold(0, |a, x| a.wrapping_add(x)),
+        v.iter().enumerate().map(|(i, &x)| x.wrapping_mul(i as u64)).fold(0, |a, x| a ^ x),
+        v.iter().zip(v.iter().skip(1)).map(|(a, b)| a.abs_diff(*b)).sum(),
+        v.iter().skip(3).take(2000).map(|&x| x % 10).product::<u64>() % 1_000_003,
+        v.iter().copied().filter(|x| x % 2 == 1).count() as u64,
+        v.iter().map(|&x| x % 97).max_by_key(|&x| x ^ 0x55).unwrap_or(0),
+        v.iter().map(|&x| x % 89).min_by(|a, b| b.cmp(a)).unwrap_or(0),
+        v.iter().take_while(|&&x| x != 999).map(|&x| x + 1).sum(),
+        v.iter().skip_while(|&&x| x < 500).map(|&x| x * 2).sum(),
+        v.iter().filter_map(|&x| x.checked_sub(300)).sum(),
+        v.iter().map_while(|&x| x.checked_sub(5)).count() as u64,
+        v.iter().scan(0u64, |s, &x| { *s = s.wrapping_add(x); Some(*s) }).last().unwrap_or(0),
+        v.iter().map(|&x| x + 1).reduce(|a, b| a.wrapping_mul(b) | 1).unwrap_or(0),
+        (0..n).chain(5..9).map(|x| x * 2).sum(),
+        v.iter().map(|&x| x & 15).chain(0..3).map(|x| x + 1).sum(),
+        (0..n.min(60)).flat_map(|x| 0..x).map(|y| y * 2).sum(),
+        v.iter().map(|&x| x % 7).cycle().take(3000).sum(),
+        v.iter().map(|&x| x + 2).len() as u64,
+        v.iter().map(|&x| x + 2).size_hint().0 as u64,
+        (0..n).map(|x| x as u8).filter(|b| b.is_ascii_digit()).count() as u64,
+    ]
+});
+
+twins!(chain_searches_k, chain_searches_p, fn(v: &[u64], t: u64) -> [Option<u64>; 16] {
+    let mut it = v.iter().map(|&x| x * 2);
+    let pos = it.position(|x| x == t * 2).map(|p| p as u64);
+    // What `position` left behind: the items after the one found.
+    let after: u64 = it.take(1500).sum();
+    let mut raw = v.iter();
+    let found = raw.find(|&&x| x == t).copied();
+    let next = raw.next().copied();
+    let mut c = (0..v.len() as u64).filter(|&i| i % 3 == 0);
+    let any = c.any(|i| i == t);
+    let rest = c.count() as u64;
+    [
+        pos,
+        Some(after),
+        found,
+        next,
+        Some(u64::from(any)),
+        Some(rest),
+        v.iter().rposition(|&x| x == t).map(|p| p as u64),
+        v.iter().rev().find(|&&x| x == t).copied(),
+        Some(u64::from(v.iter().all(|&x| x < 1000))),
+        Some(u64::from(v.iter().any(|&x| x == t))),
+        v.iter().find_map(|&x| (x == t).then_some(x + 1)),
+        v.iter().map(|&x| x + 1).nth(1500),
+        v.iter().map(|&x| x + 1).rev().nth(1500),
+        v.iter().copied().map(|x| x ^ 1).last(),
+        (0..u64::MAX).skip(1 << 40).map(|x| x ^ 1).next(),
+        (0..u64::MAX).rev().map(|x| x ^ 1).nth(t as usize),
+    ]
+});
+
+twins!(chain_strings_k, chain_strings_p, fn(s: &str) -> (String, usize, usize, Option<usize>, Vec<u8>) {
+    let up: String = s.chars().rev().map(|c| c.to_ascii_uppercase()).collect();
+    let digits = s.chars().filter(|c| c.is_ascii_digit()).count();
+    let wide = s.char_indices().filter(|&(_, c)| c.len_utf8() > 1).count();
+    let first_wide = s.chars().position(|c| !c.is_ascii());
+    let bytes = s.bytes().filter(|&b| b != b'x').map(|b| b ^ 1).collect();
+    (up, digits, wide, first_wide, bytes)
+});
+
+twins!(chain_mut_k, chain_mut_p, fn(v: &mut [u64]) -> u64 {
+    v.iter_mut().for_each(|x| *x = x.wrapping_mul(3) + 1);
+    v.iter_mut().rev().step_by(2).for_each(|x| *x ^= 1);
+    v.iter_mut().enumerate().for_each(|(i, x)| *x = x.wrapping_add(i as u64));
+    v.chunks(7).map(|c| c.len() as u64).sum()
+});
+
+twins!(chain_inherent_k, chain_inherent_p, fn(v: &[u64], s: &str) -> (usize, usize, Option<u64>, String) {
+    // Methods of the source's own type, not `Iterator`'s: the attribute leaves these sources
+    // unwrapped, so they still compile and mean the same.
+    let mut it = v.iter();
+    it.next();
+    let left = it.as_slice().len();
+    let mut chars = s.chars();
+    chars.next();
+    let rest = chars.as_str().len();
+    let mut p = v.iter().map(|&x| x + 1).peekable();
+    let peeked = p.peek().copied();
+    let m = v.iter().take(2).map(|x| x + 1);
+    let debug = format!("{m:?}");
+    (left, rest, peeked, debug)
+});
+
+#[test]
+fn iterator_chains_agree_with_plain_chains() {
+    for n in lengths() {
+        for seed in 1..4 {
+            let v = data(n, seed);
+            assert_eq!(
+                chain_folds_k(&v, n as u64),
+                chain_folds_p(&v, n as u64),
+                "n={n}"
+            );
+            for t in [0, 999, v.get(n / 2).copied().unwrap_or(0), 1023] {
+                assert_eq!(
+                    chain_searches_k(&v, t),
+                    chain_searches_p(&v, t),
+                    "n={n} t={t}"
+                );
+            }
+            let (mut a, mut b) = (v.clone(), v.clone());
+            assert_eq!(chain_mut_k(&mut a), chain_mut_p(&mut b), "n={n}");
+            assert_eq!(a, b);
+            let s: String = v
+                .iter()
+                .map(|&x| ['x', 'é', '7', '字', '🦀', 'a'][x as usize % 6])
+                .collect();
+            assert_eq!(chain_strings_k(&s), chain_strings_p(&s), "n={n}");
+            assert_eq!(chain_inherent_k(&v, &s), chain_inherent_p(&v, &s), "n={n}");
         }
     }
 }

@@ -16,7 +16,7 @@ use syn::visit_mut::{self, VisitMut};
 use syn::{Block, Expr, ImplItem, Item, Stmt, TraitItem};
 
 use crate::args::{self, Args};
-use crate::{scan, strip, validate};
+use crate::{chain, scan, strip, validate};
 
 /// Entry point behind `#[killable]`, on `proc_macro2` tokens so unit tests can drive it.
 pub(crate) fn killable(args: TokenStream, input: TokenStream) -> TokenStream {
@@ -117,6 +117,8 @@ fn eligible_member(attrs: &[syn::Attribute], sig: &syn::Signature) -> bool {
 pub(crate) struct Instrument {
     /// `::killable::__private::checkpoint();`, cloned at every insertion point.
     check: Stmt,
+    /// The path of the `killable` crate (`::killable` unless `crate = …` says otherwise).
+    krate: syn::Path,
 }
 
 impl Instrument {
@@ -127,15 +129,28 @@ impl Instrument {
         let check = syn::parse_quote_spanned!(Span::mixed_site()=>
             #krate::__private::checkpoint();
         );
-        Instrument { check }
+        Instrument {
+            check,
+            krate: krate.clone(),
+        }
     }
 
     pub(crate) fn check(&self) -> Stmt {
         self.check.clone()
     }
 
+    pub(crate) fn krate(&self) -> &syn::Path {
+        &self.krate
+    }
+
     /// Input: `{ #![inner] s1; s2 }`  Output: `{ #![inner] CP; s1'; s2' }`
     /// Inner attributes live outside `stmts` in syn, so index 0 is after them.
+    ///
+    /// The check stays at entry even when the body is straight-line code or starts with a
+    /// base case (`if n < 2 { return n; }`): code that is not instrumented may call the
+    /// function in a loop (a C library driving an `extern "C-unwind"` callback, `sort_by`
+    /// calling a comparator), and this check is then the only one in that loop. Moving it
+    /// past the base case of a recursive `fib` measured 1.17x instead of 1.45x, at that cost.
     fn fn_body(&mut self, block: &mut Block) {
         self.visit_block_mut(block);
         block.stmts.insert(0, self.check());
@@ -193,6 +208,14 @@ impl VisitMut for Instrument {
     }
 
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        // Input: `v.iter().map(|x| x * 3).sum()`
+        // Output: `::killable::__private::chunked!(v.iter()).map(|x| x * 3).sum()`
+        // (see `chain`); other method calls take the general path below.
+        if let Expr::MethodCall(m) = expr {
+            if chain::instrument(m, self) {
+                return;
+            }
+        }
         if let Expr::ForLoop(f) = expr {
             if strip::eligible(f) {
                 self.visit_expr_mut(&mut f.expr);

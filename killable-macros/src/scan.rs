@@ -167,7 +167,10 @@ impl<'ast> Visit<'ast> for Scan {
         visit::visit_expr_call(self, e);
     }
     fn visit_expr_method_call(&mut self, e: &'ast syn::ExprMethodCall) {
-        if !CHEAP_METHODS.contains(&&*e.method.to_string()) {
+        let name = e.method.to_string();
+        // `x.min(y)` is `Ord::min`; `it.min()`, with no argument, is `Iterator::min`, a loop.
+        let iterator_min_max = matches!(name.as_str(), "min" | "max") && e.args.is_empty();
+        if !CHEAP_METHODS.contains(&name.as_str()) || iterator_min_max {
             self.effects.calls = true;
         }
         visit::visit_expr_method_call(self, e);

@@ -52,25 +52,28 @@ pub(crate) fn eligible(f: &ExprForLoop) -> bool {
         && !scan::breaks_with_value(&f.body, f.label.as_ref().map(|l| &l.name))
 }
 
+/// Methods that, called on a place, make a std iterator whose `next` is cheap (slices, `str`,
+/// maps), judging by the name alone.
+pub(crate) const SOURCES: &[&str] = &[
+    "iter",
+    "iter_mut",
+    "bytes",
+    "chars",
+    "char_indices",
+    "chunks",
+    "chunks_exact",
+    "chunks_mut",
+    "chunks_exact_mut",
+    "windows",
+    "keys",
+    "values",
+    "values_mut",
+];
+
 /// Is `next` on this iterator cheap and non-blocking, judging by its syntax? Ranges, places
 /// (`v`, `self.items`, `&v[a..b]`) and slice/str/map iterator methods and adapters on them.
 /// Anything else (`lines()`, `incoming()`, a user's generator) keeps a check per iteration.
 fn cheap_iterator(e: &Expr) -> bool {
-    const SOURCES: &[&str] = &[
-        "iter",
-        "iter_mut",
-        "bytes",
-        "chars",
-        "char_indices",
-        "chunks",
-        "chunks_exact",
-        "chunks_mut",
-        "chunks_exact_mut",
-        "windows",
-        "keys",
-        "values",
-        "values_mut",
-    ];
     const ADAPTERS: &[&str] = &[
         "enumerate",
         "rev",
@@ -107,7 +110,7 @@ fn cheap_iterator(e: &Expr) -> bool {
 }
 
 /// A place expression without calls: `v`, `self.v`, `v[i]`, `*v`, `&v`, `(v)`.
-fn place(e: &Expr) -> bool {
+pub(crate) fn place(e: &Expr) -> bool {
     match e {
         Expr::Path(_) => true,
         Expr::Field(f) => place(&f.base),
