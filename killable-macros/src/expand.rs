@@ -139,6 +139,34 @@ impl Instrument {
         self.check.clone()
     }
 
+    /// The check with every token spanned at `at`, the statement it follows. Under the
+    /// `diagnostics` feature the checkpoint is `#[track_caller]`, and rustc reports
+    /// `Location::caller()` at the outermost macro call site for any token that carries the
+    /// attribute's span: re-spanned, it reports the user's file:line instead. A rustc warning
+    /// about the check (an unreachable statement) then points at the user's code too. The path
+    /// is absolute (`::killable::…` or the user's own `crate = path`), so resolving it at the
+    /// user's span changes nothing beyond 2015's usual `extern crate killable;`.
+    pub(crate) fn check_at(&self, at: Span) -> Stmt {
+        fn respan(tokens: TokenStream, at: Span) -> TokenStream {
+            tokens
+                .into_iter()
+                .map(|mut tt| {
+                    if let proc_macro2::TokenTree::Group(g) = &tt {
+                        let mut group =
+                            proc_macro2::Group::new(g.delimiter(), respan(g.stream(), at));
+                        group.set_span(at);
+                        tt = proc_macro2::TokenTree::Group(group);
+                    } else {
+                        tt.set_span(at);
+                    }
+                    tt
+                })
+                .collect()
+        }
+        syn::parse2(respan(self.check.to_token_stream(), at))
+            .expect("a checkpoint call parses as a statement")
+    }
+
     pub(crate) fn krate(&self) -> &syn::Path {
         &self.krate
     }
@@ -194,9 +222,10 @@ impl Instrument {
         }
         let old = std::mem::take(stmts);
         for (stmt, check) in old.into_iter().zip(check_after) {
+            let at = syn::spanned::Spanned::span(&stmt);
             stmts.push(stmt);
             if check {
-                stmts.push(self.check());
+                stmts.push(self.check_at(at));
             }
         }
     }
