@@ -709,3 +709,34 @@ fn sync_send_under_a_storm_of_raises_loses_and_duplicates_nothing() {
     );
     assert_eq!(stops, raised, "every accepted raise is delivered once");
 }
+
+/// `wait_while`'s predicate runs with the lock held: a kill pending while it
+/// runs (here at a checkpoint inside it, as `#[killable]` would insert at the
+/// closure's entry) must land in the wait, with the lock released, and not
+/// poison the mutex.
+#[test]
+fn a_kill_never_lands_in_a_wait_while_predicate() {
+    let pair = Arc::new((Mutex::new(false), Condvar::new()));
+    let p = pair.clone();
+    let (started, go) = (Arc::new(Barrier::new(2)), Arc::new(Barrier::new(2)));
+    let (s, g) = (started.clone(), go.clone());
+    let t = KillableThread::spawn(move || {
+        s.wait();
+        g.wait(); // not a checkpoint: the raise stays pending until the predicate
+        let (m, cv) = &*p;
+        let _ready = cv
+            .wait_while(m.lock().unwrap(), |ready| {
+                killable::checkpoint();
+                !*ready
+            })
+            .unwrap();
+    });
+    started.wait();
+    t.raise(Stop(9)).unwrap();
+    go.wait();
+    assert_eq!(
+        t.join().unwrap_err().downcast_raised::<Stop>().unwrap(),
+        Stop(9)
+    );
+    assert!(!pair.0.is_poisoned());
+}

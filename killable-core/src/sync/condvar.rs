@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::mutex::MutexGuard;
 use crate::prim::lock;
+use crate::shield::shield;
 use crate::wait::{deliver_current, park_until, Woke};
 
 /// A condition variable whose waits wake at once on a kill, paired with
@@ -123,6 +124,10 @@ impl Condvar {
 
     /// Waits until `condition` is false, re-checking after each wake-up.
     ///
+    /// `condition` runs with the lock held and inside a
+    /// [`shield`](crate::shield): a kill never lands in it (unwinding there
+    /// would poison the mutex); it lands in the wait, with the lock released.
+    ///
     /// # Errors
     ///
     /// If the mutex is poisoned when re-taken.
@@ -150,7 +155,10 @@ impl Condvar {
     where
         F: FnMut(&mut T) -> bool,
     {
-        while condition(&mut *guard) {
+        // The predicate runs with the lock held: shielded, so that a kill
+        // (say, at the entry check `#[killable]` gives the closure) lands in
+        // the wait, with the lock released, instead of poisoning the mutex.
+        while shield(|| condition(&mut *guard)) {
             guard = self.wait(guard)?;
         }
         Ok(guard)
@@ -209,7 +217,7 @@ impl Condvar {
         F: FnMut(&mut T) -> bool,
     {
         let deadline = Instant::now().checked_add(dur);
-        while condition(&mut *guard) {
+        while shield(|| condition(&mut *guard)) {
             let (r, timed_out) = self.wait_until(guard, deadline);
             guard = match r {
                 Ok(g) => g,
@@ -221,7 +229,7 @@ impl Condvar {
                 }
             };
             if timed_out {
-                let still = condition(&mut *guard);
+                let still = shield(|| condition(&mut *guard));
                 return Ok((guard, WaitTimeoutResult(still)));
             }
         }
