@@ -59,9 +59,8 @@ use crate::state::{Delivery, Inner, Kill, PENDING_THREADS};
 ///
 /// With the cargo feature `diagnostics`, each call on a killable thread also
 /// records where it was made and when (a thread-local read, a clock read and
-/// two relaxed stores), for
-/// [`ThreadInfo::last_checkpoint`](crate::registry::ThreadInfo::last_checkpoint).
-/// Without the feature, nothing of it is compiled.
+/// two relaxed stores), for `registry::ThreadInfo::last_checkpoint` (which
+/// exists only with the feature). Without it, nothing of it is compiled.
 #[inline]
 #[cfg_attr(feature = "diagnostics", track_caller)]
 pub fn user_checkpoint() {

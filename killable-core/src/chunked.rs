@@ -17,14 +17,14 @@
 //!
 //! | source type | wrapper | checkpoints |
 //! | --- | --- | --- |
-//! | slice iterators (`iter`, `iter_mut`), integer ranges, `Chars` ([`Split`]) | [`Chunked`] | once per chunk of [`CHUNK`] items (bytes for `Chars`); each chunk runs the source's own `fold`, so it vectorizes as without the attribute |
-//! | other std iterators whose `next` is cheap and never blocks, and std's `zip`, `enumerate`, `take`, `step_by`, `chain`, … of them ([`StdCheap`]) | [`Counted`] | once per [`CHUNK`] items |
-//! | any other iterator (a user's, a channel's, `io::Bytes`) | [`Checked`] | once per item: its `next` may block or take long |
+//! | slice iterators (`iter`, `iter_mut`), integer ranges, `Chars` (`Split`) | `Chunked` | once per chunk of `CHUNK` items (bytes for `Chars`); each chunk runs the source's own `fold`, so it vectorizes as without the attribute |
+//! | other std iterators whose `next` is cheap and never blocks, and std's `zip`, `enumerate`, `take`, `step_by`, `chain`, … of them (`StdCheap`) | `Counted` | once per `CHUNK` items |
+//! | any other iterator (a user's, a channel's, `io::Bytes`) | `Checked` | once per item: its `next` may block or take long |
 //! | not an iterator at all | the value itself | none (its chain is not std's) |
 //!
-//! The choice is made by method resolution on [`Probe`] (autoref-based
+//! The choice is made by method resolution on `Probe` (autoref-based
 //! specialization): it needs no unstable feature, and in generic code, where
-//! the type is a parameter, it falls back to [`Checked`].
+//! the type is a parameter, it falls back to `Checked`.
 //!
 //! Input: `chunked!(v.iter())` with `v: Vec<u32>`.
 //! Output: `Chunked<slice::Iter<'_, u32>>`, an iterator over the same items,
@@ -36,7 +36,7 @@ use core::iter::FusedIterator;
 
 use crate::checkpoint::checkpoint;
 
-/// Items between two checkpoints of a [`Chunked`] or [`Counted`] source
+/// Items between two checkpoints of a `Chunked` or `Counted` source
 /// (bytes, for `Chars`). A straight-line closure costs nanoseconds per item,
 /// so a chunk delays a kill by microseconds.
 pub const CHUNK: usize = 1024;
@@ -274,7 +274,7 @@ fn empty_inclusive<T: Int>() -> core::ops::RangeInclusive<T> {
 split_ranges!(u8 u16 u32 u64 u128 usize i8 i16 i32 i64 i128 isize);
 
 /// Std iterators whose `next` is cheap and never blocks, but that cannot be
-/// cut into parts ([`Split`]): they get a [`Counted`] wrapper.
+/// cut into parts (`Split`): they get a `Counted` wrapper.
 pub trait StdCheap: Iterator {}
 
 macro_rules! std_cheap {
@@ -377,7 +377,7 @@ macro_rules! transparent {
     };
 }
 
-/// A [`Split`] source with a checkpoint once per [`CHUNK`] items: `fold`,
+/// A `Split` source with a checkpoint once per `CHUNK` items: `fold`,
 /// `rfold` (and so `sum`, `for_each`, `collect`, `max_by_key`, …) and
 /// `count` run the source's own `fold` (`rfold`, `count`) on one chunk at a
 /// time, which LLVM vectorizes as it does without the attribute; `find`,
@@ -548,7 +548,7 @@ impl<I: Split> DoubleEndedIterator for Chunked<I> {
 
 transparent!(Chunked);
 
-/// A [`StdCheap`] source with a checkpoint once per [`CHUNK`] items: `fold`
+/// A `StdCheap` source with a checkpoint once per `CHUNK` items: `fold`
 /// and `rfold` run over `CHUNK` items at a time, `next`, `next_back` and
 /// `nth` count.
 ///
@@ -724,22 +724,22 @@ transparent!(Checked);
 #[derive(Debug)]
 pub struct Probe<'a, T>(pub &'a T);
 
-/// Chooses [`Chunked`].
+/// Chooses `Chunked`.
 #[derive(Debug, Clone, Copy)]
 pub struct SplitTag;
-/// Chooses [`Counted`].
+/// Chooses `Counted`.
 #[derive(Debug, Clone, Copy)]
 pub struct StdTag;
-/// Chooses [`Checked`].
+/// Chooses `Checked`.
 #[derive(Debug, Clone, Copy)]
 pub struct IterTag;
 /// Leaves a value that is not an iterator as it is.
 #[derive(Debug, Clone, Copy)]
 pub struct OpaqueTag;
 
-/// First choice: a [`Split`] source.
+/// First choice: a `Split` source.
 pub trait SplitKind {
-    /// See [`Probe`].
+    /// See `Probe`.
     #[inline(always)]
     fn __killable_kind(&self) -> SplitTag {
         SplitTag
@@ -747,9 +747,9 @@ pub trait SplitKind {
 }
 impl<I: Split> SplitKind for &&&Probe<'_, I> {}
 
-/// Second choice: a [`StdCheap`] source.
+/// Second choice: a `StdCheap` source.
 pub trait StdKind {
-    /// See [`Probe`].
+    /// See `Probe`.
     #[inline(always)]
     fn __killable_kind(&self) -> StdTag {
         StdTag
@@ -759,7 +759,7 @@ impl<I: StdCheap> StdKind for &&Probe<'_, I> {}
 
 /// Third choice: any iterator.
 pub trait IterKind {
-    /// See [`Probe`].
+    /// See `Probe`.
     #[inline(always)]
     fn __killable_kind(&self) -> IterTag {
         IterTag
@@ -769,7 +769,7 @@ impl<I: Iterator> IterKind for &Probe<'_, I> {}
 
 /// Last choice: anything else.
 pub trait OpaqueKind {
-    /// See [`Probe`].
+    /// See `Probe`.
     #[inline(always)]
     fn __killable_kind(&self) -> OpaqueTag {
         OpaqueTag
@@ -778,7 +778,7 @@ pub trait OpaqueKind {
 impl<T> OpaqueKind for Probe<'_, T> {}
 
 impl SplitTag {
-    /// Wraps a [`Split`] source.
+    /// Wraps a `Split` source.
     #[inline(always)]
     pub fn wrap<I: Split>(self, inner: I) -> Chunked<I> {
         Chunked { inner, left: CHUNK }
@@ -786,7 +786,7 @@ impl SplitTag {
 }
 
 impl StdTag {
-    /// Wraps a [`StdCheap`] source.
+    /// Wraps a `StdCheap` source.
     #[inline(always)]
     pub fn wrap<I: Iterator>(self, inner: I) -> Counted<I> {
         Counted { inner, left: CHUNK }
@@ -810,7 +810,7 @@ impl OpaqueTag {
 }
 
 /// `chunked!(source)`: `source`, wrapped in the cheapest iterator adapter
-/// that passes a checkpoint at least once per [`CHUNK`] items (see the
+/// that passes a checkpoint at least once per `CHUNK` items (see the
 /// module docs of `killable_core::chunked`). Used by `#[killable]` as
 /// `::killable::__private::chunked!`; not public API.
 ///
