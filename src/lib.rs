@@ -201,6 +201,27 @@
 //! | `async fn` | runs where the future is polled | drop the future (executor-side timeout or abort) |
 //! | `panic = "abort"` builds | a kill is an unwind | kills are refused (below) |
 //!
+//! ## Thread pools (rayon) and other threads this crate did not spawn
+//!
+//! A pool's worker threads are not killable threads, and a
+//! [`with_timeout`] scope covers only the thread that opened it: a scope
+//! *around* `par_iter()` or `install` does not reach the jobs. Open the scope
+//! *inside* each job instead: the job is then bounded, and the pool thread
+//! survives its expiry and runs the next job (`tests/rayon.rs` checks both).
+//! One caution: a job that itself calls `rayon::join`, `scope` or a nested
+//! parallel iterator may run stolen, unrelated jobs while inside the scope,
+//! and an expiry would unwind those too; keep `with_timeout` around leaf work.
+//!
+//! ## Finding a stuck thread
+//!
+//! [`registry::threads`] lists every live killable thread with its
+//! [`RunState`](registry::RunState). With the cargo feature `diagnostics`,
+//! each entry also tells the `file:line` of the last checkpoint the thread
+//! passed and how long ago (`ThreadInfo::last_checkpoint`), which points at
+//! the call that never returns. It costs a clock read per checkpoint on
+//! killable threads (about 30 ns), so it is off by default. The `tracing`
+//! feature emits events on raise, delivery and exit.
+//!
 //! ## Compared with the alternatives
 //!
 //! * **A hand-polled flag** (`AtomicBool` checked in your loops): correct,
