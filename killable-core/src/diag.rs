@@ -121,16 +121,78 @@ pub struct LastCheckpoint {
 
 impl LastCheckpoint {
     /// The source location of the `checkpoint()` call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use killable::{registry, KillableThread};
+    /// # use std::sync::mpsc;
+    /// # use std::time::Instant;
+    /// let before = Instant::now();
+    /// let ((ready, checked), (go, wait)) = (mpsc::channel(), mpsc::channel::<()>());
+    /// let t = KillableThread::spawn(move || {
+    ///     killable::checkpoint(); ready.send(line!()).unwrap();
+    ///     wait.recv().unwrap(); // std recv: no checkpoint while we look
+    /// });
+    /// let line = checked.recv().unwrap();
+    /// let info = registry::threads().into_iter().find(|i| i.id() == t.id()).unwrap();
+    /// let last = info.last_checkpoint().unwrap();
+    /// assert_eq!(last.location().line(), line);
+    /// assert!(last.location().file().ends_with(".rs"));
+    /// # go.send(()).unwrap();
+    /// # t.join().unwrap();
+    /// ```
     pub fn location(&self) -> &'static Location<'static> {
         self.location
     }
 
     /// When the thread passed it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use killable::{registry, KillableThread};
+    /// # use std::sync::mpsc;
+    /// # use std::time::Instant;
+    /// let before = Instant::now();
+    /// let ((ready, checked), (go, wait)) = (mpsc::channel(), mpsc::channel::<()>());
+    /// let t = KillableThread::spawn(move || {
+    ///     killable::checkpoint(); ready.send(line!()).unwrap();
+    ///     wait.recv().unwrap(); // std recv: no checkpoint while we look
+    /// });
+    /// let line = checked.recv().unwrap();
+    /// let info = registry::threads().into_iter().find(|i| i.id() == t.id()).unwrap();
+    /// let last = info.last_checkpoint().unwrap();
+    /// assert!(before <= last.at() && last.at() <= Instant::now());
+    /// # go.send(()).unwrap();
+    /// # t.join().unwrap();
+    /// ```
     pub fn at(&self) -> Instant {
         self.at
     }
 
     /// How long ago the thread passed it (`at().elapsed()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use killable::{registry, KillableThread};
+    /// # use std::sync::mpsc;
+    /// # use std::time::Instant;
+    /// let before = Instant::now();
+    /// let ((ready, checked), (go, wait)) = (mpsc::channel(), mpsc::channel::<()>());
+    /// let t = KillableThread::spawn(move || {
+    ///     killable::checkpoint(); ready.send(line!()).unwrap();
+    ///     wait.recv().unwrap(); // std recv: no checkpoint while we look
+    /// });
+    /// let line = checked.recv().unwrap();
+    /// let info = registry::threads().into_iter().find(|i| i.id() == t.id()).unwrap();
+    /// let last = info.last_checkpoint().unwrap();
+    /// let ago = last.ago();
+    /// assert!(ago <= before.elapsed()); // it passed it after `before`
+    /// # go.send(()).unwrap();
+    /// # t.join().unwrap();
+    /// ```
     pub fn ago(&self) -> Duration {
         self.at.elapsed()
     }

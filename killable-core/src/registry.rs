@@ -6,6 +6,20 @@
 //! its body has returned or unwound; a guard removes it on every exit path.
 //! Insert and remove are O(1) (a hash map under one mutex); checkpoints never
 //! touch the registry.
+//!
+//! # Examples
+//!
+//! ```
+//! use killable::{registry, KillableThread};
+//! use std::time::Duration;
+//!
+//! let t = KillableThread::spawn(|| loop { killable::checkpoint() });
+//! assert!(registry::threads().iter().any(|i| i.id() == t.id()));
+//! // Shutdown: terminate everything, then wait for it all to unwind.
+//! assert!(registry::terminate_all() >= 1);
+//! assert!(registry::join_all(Duration::from_secs(10)).is_empty());
+//! assert!(t.join().unwrap_err().is_terminated());
+//! ```
 
 use std::collections::HashMap;
 use std::fmt;
@@ -94,6 +108,36 @@ fn snapshot() -> Vec<Arc<Entry>> {
 }
 
 /// What a killable thread is doing, as far as the runtime can tell.
+///
+/// # Examples
+///
+/// A thread inside a [`shield`](crate::shield) holds kills back, so the
+/// pending one shows in the snapshot:
+///
+/// ```
+/// use killable::registry::{self, RunState};
+/// use killable::KillableThread;
+/// use std::sync::mpsc;
+///
+/// let (go, wait) = mpsc::channel::<()>();
+/// let (ready, shielded) = mpsc::channel::<()>();
+/// let t = KillableThread::spawn(move || {
+///     killable::shield(|| {
+///         ready.send(()).unwrap();
+///         wait.recv().unwrap() // std recv: not killable
+///     });
+///     killable::checkpoint(); // the held-back kill lands here
+/// });
+/// shielded.recv().unwrap();
+/// let state = || registry::threads().into_iter().find(|i| i.id() == t.id()).unwrap().state();
+/// assert_eq!(state(), RunState::Running);
+/// t.raise("stop").unwrap();
+/// assert_eq!(state(), RunState::KillPending);
+/// t.terminate();
+/// assert_eq!(state(), RunState::Terminating);
+/// go.send(()).unwrap();
+/// assert!(t.join().unwrap_err().is_terminated());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RunState {
@@ -125,6 +169,17 @@ impl RunState {
 }
 
 /// A snapshot of one live killable thread, from [`threads`].
+///
+/// # Examples
+///
+/// ```
+/// use killable::{registry, KillableThread};
+///
+/// let t = KillableThread::spawn(|| loop { killable::checkpoint() });
+/// let info = registry::threads().into_iter().find(|i| i.id() == t.id()).unwrap();
+/// info.killer().terminate(); // a snapshot still reaches the live thread
+/// assert!(t.join().unwrap_err().is_terminated());
+/// ```
 #[derive(Clone)]
 pub struct ThreadInfo {
     entry: Arc<Entry>,
@@ -136,22 +191,86 @@ pub struct ThreadInfo {
 
 impl ThreadInfo {
     /// The thread's id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = killable::KillableThread::spawn(|| loop { killable::checkpoint() });
+    /// let ids: Vec<_> = killable::registry::threads().iter().map(|i| i.id()).collect();
+    /// assert!(ids.contains(&t.id()));
+    /// t.terminate();
+    /// let _ = t.join();
+    /// ```
     pub fn id(&self) -> ThreadId {
         self.id
     }
     /// The name given with [`Builder::name`](crate::Builder::name).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use killable::{registry, Builder, KillableThread};
+    ///
+    /// let named = Builder::new().name("fetcher".into()).spawn(|| loop { killable::checkpoint() }).unwrap();
+    /// let anon = KillableThread::spawn(|| loop { killable::checkpoint() });
+    /// let name_of = |id| registry::threads().into_iter().find(|i| i.id() == id).unwrap().name().map(String::from);
+    /// assert_eq!(name_of(named.id()).as_deref(), Some("fetcher"));
+    /// assert_eq!(name_of(anon.id()), None);
+    /// named.terminate();
+    /// anon.terminate();
+    /// let _ = (named.join(), anon.join());
+    /// ```
     pub fn name(&self) -> Option<&str> {
         self.entry.name.as_deref()
     }
     /// What it was doing when the snapshot was taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use killable::registry::{self, RunState};
+    /// use killable::KillableThread;
+    /// use std::time::Duration;
+    ///
+    /// let (tx, rx) = killable::sync::mpsc::channel::<()>();
+    /// let t = KillableThread::spawn(move || rx.recv());
+    /// // Blocked once it is inside the killable receive.
+    /// while registry::threads().iter().find(|i| i.id() == t.id()).unwrap().state() != RunState::Blocked {
+    ///     std::thread::sleep(Duration::from_millis(1));
+    /// }
+    /// tx.send(()).unwrap();
+    /// assert_eq!(t.join().unwrap(), Ok(()));
+    /// ```
     pub fn state(&self) -> RunState {
         self.state
     }
     /// When it was spawned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Instant;
+    ///
+    /// let before = Instant::now();
+    /// let t = killable::KillableThread::spawn(|| loop { killable::checkpoint() });
+    /// let info = killable::registry::threads().into_iter().find(|i| i.id() == t.id()).unwrap();
+    /// assert!(before <= info.started_at() && info.started_at() <= Instant::now());
+    /// t.terminate();
+    /// let _ = t.join();
+    /// ```
     pub fn started_at(&self) -> Instant {
         self.entry.started_at
     }
     /// A handle to raise into or terminate it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let t = killable::KillableThread::spawn(|| loop { killable::checkpoint() });
+    /// let info = killable::registry::threads().into_iter().find(|i| i.id() == t.id()).unwrap();
+    /// info.killer().raise(7_u8).unwrap();
+    /// assert_eq!(t.join().unwrap_err().downcast_raised::<u8>().unwrap(), 7);
+    /// ```
     pub fn killer(&self) -> Killer {
         Killer::from_entry(self.entry.clone())
     }

@@ -14,6 +14,22 @@ use crate::wait;
 /// A scope to spawn killable threads in; see [`scope`].
 ///
 /// The same object as [`std::thread::Scope`], seen through this crate's API.
+///
+/// # Examples
+///
+/// ```
+/// use killable::Scope;
+///
+/// fn sum_in_parallel<'scope, 'env>(s: &'scope Scope<'scope, 'env>, out: &'env mut [u64; 2]) {
+///     for (i, total) in out.into_iter().enumerate() {
+///         s.spawn(move || *total = (1..=10 * (i as u64 + 1)).sum());
+///     }
+/// }
+///
+/// let mut totals = [0; 2];
+/// killable::scope(|s| sum_in_parallel(s, &mut totals)); // both joined here
+/// assert_eq!(totals, [55, 210]);
+/// ```
 #[repr(transparent)]
 pub struct Scope<'scope, 'env: 'scope> {
     std: std::thread::Scope<'scope, 'env>,
@@ -125,6 +141,19 @@ impl fmt::Debug for Scope<'_, '_> {
 
 /// A handle to a killable thread spawned in a [`scope`]: the scoped
 /// counterpart of [`KillableThread`](crate::KillableThread).
+///
+/// # Examples
+///
+/// ```
+/// let limit = 3;
+/// killable::scope(|s| {
+///     let t: killable::ScopedKillableThread<'_, u32> = s.spawn(|| limit * 2); // borrows `limit`
+///     assert_eq!(t.join().unwrap(), 6);
+///     let spinner = s.spawn(|| loop { killable::checkpoint() });
+///     spinner.terminate();
+///     assert!(spinner.join().unwrap_err().is_terminated());
+/// });
+/// ```
 #[must_use = "an unjoined scoped thread is joined when the scope ends; join it to see its result"]
 pub struct ScopedKillableThread<'scope, T> {
     killer: Killer,

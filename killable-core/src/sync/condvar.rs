@@ -62,6 +62,28 @@ const BY_NOTIFY_ONE: u8 = 1;
 const BY_NOTIFY_ALL: u8 = 2;
 
 /// Whether a timed wait returned because its timeout elapsed.
+///
+/// # Examples
+///
+/// ```
+/// use killable::sync::{Condvar, Mutex, WaitTimeoutResult};
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// let pair = Arc::new((Mutex::new(false), Condvar::new()));
+/// let pair2 = Arc::clone(&pair);
+/// let t = std::thread::spawn(move || {
+///     *pair2.0.lock().unwrap() = true;
+///     pair2.1.notify_one();
+/// });
+/// let (m, cv) = &*pair;
+/// let (ready, r): (_, WaitTimeoutResult) = cv
+///     .wait_timeout_while(m.lock().unwrap(), Duration::from_secs(10), |ready| !*ready)
+///     .unwrap();
+/// assert!(*ready && !r.timed_out()); // notified long before the 10 s
+/// # drop(ready);
+/// t.join().unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WaitTimeoutResult(bool);
 

@@ -13,6 +13,23 @@
 //! ready wins: the message stays in the channel (for another receiver, or
 //! for this thread after it caught a raise), so a kill never swallows a
 //! message it did not have to.
+//!
+//! # Examples
+//!
+//! ```
+//! use killable::{sync::crossbeam, KillableThread};
+//! use std::time::Duration;
+//!
+//! let (tx, rx) = crossbeam_channel::unbounded::<&str>();
+//! tx.send("job").unwrap();
+//! assert_eq!(crossbeam::recv(&rx), Ok("job")); // on any thread: like `rx.recv()`
+//! assert!(crossbeam::recv_timeout(&rx, Duration::from_millis(1)).is_err());
+//!
+//! let t = KillableThread::spawn(move || crossbeam::recv(&rx));
+//! t.terminate(); // `tx` is alive, so only a kill ends this wait
+//! assert!(t.join().unwrap_err().is_terminated());
+//! drop(tx);
+//! ```
 
 use std::time::{Duration, Instant};
 

@@ -10,6 +10,27 @@
 //! queued, a join of a finished thread). A wait ended by a kill leaves no
 //! trace: a condvar notification meant for someone else is passed on, a
 //! channel keeps its queued values, a blocked send queues nothing.
+//!
+//! # Examples
+//!
+//! ```
+//! use killable::sync::{Condvar, Mutex};
+//! use killable::KillableThread;
+//! use std::sync::Arc;
+//!
+//! let pair = Arc::new((Mutex::new(false), Condvar::new()));
+//! let waiter = {
+//!     let pair = Arc::clone(&pair);
+//!     // Waits for a notification that never comes...
+//!     KillableThread::spawn(move || {
+//!         let (m, cv) = &*pair;
+//!         drop(cv.wait_while(m.lock().unwrap(), |done| !*done));
+//!     })
+//! };
+//! waiter.terminate(); // ...until it is terminated: the wait wakes at once
+//! assert!(waiter.join().unwrap_err().is_terminated());
+//! assert!(!pair.0.is_poisoned()); // and the mutex was released, not poisoned
+//! ```
 
 mod condvar;
 #[cfg(feature = "crossbeam-channel")]

@@ -11,6 +11,26 @@
 //! when it is called is delivered before it takes or queues anything. A
 //! killed call leaves the queue exactly as it was: nothing is lost, nothing
 //! is queued twice.
+//!
+//! # Examples
+//!
+//! ```
+//! use killable::{sync::mpsc, KillableThread};
+//!
+//! let (tx, rx) = mpsc::channel::<u64>();
+//! let consumer = KillableThread::spawn(move || rx.iter().sum::<u64>());
+//! for n in 1..=4 {
+//!     tx.send(n).unwrap();
+//! }
+//! drop(tx); // the last sender gone: `iter` ends once the queue is empty
+//! assert_eq!(consumer.join().unwrap(), 10);
+//!
+//! // A consumer waiting for a message that never comes can still be stopped.
+//! let (_tx, rx) = mpsc::channel::<u64>();
+//! let stuck = KillableThread::spawn(move || rx.recv());
+//! stuck.terminate();
+//! assert!(stuck.join().unwrap_err().is_terminated());
+//! ```
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -145,6 +165,23 @@ fn new_chan<T>(bound: Option<usize>) -> (Arc<Chan<T>>, Receiver<T>) {
 }
 
 /// The sending half; clone it for more producers.
+///
+/// # Examples
+///
+/// ```
+/// let (tx, rx) = killable::sync::mpsc::channel();
+/// let producers: Vec<_> = (0..3)
+///     .map(|i| {
+///         let tx = tx.clone();
+///         std::thread::spawn(move || tx.send(i).unwrap())
+///     })
+///     .collect();
+/// drop(tx);
+/// producers.into_iter().for_each(|p| p.join().unwrap());
+/// let mut got: Vec<i32> = rx.iter().collect();
+/// got.sort();
+/// assert_eq!(got, [0, 1, 2]);
+/// ```
 pub struct Sender<T> {
     chan: Arc<Chan<T>>,
 }
@@ -293,6 +330,20 @@ impl<T> fmt::Debug for Sender<T> {
 }
 
 /// The sending half of a [`sync_channel`]; clone it for more producers.
+///
+/// # Examples
+///
+/// ```
+/// use killable::sync::mpsc::{sync_channel, TrySendError};
+///
+/// let (tx, rx) = sync_channel(1);
+/// let tx2 = tx.clone();
+/// tx.send('a').unwrap();
+/// assert_eq!(tx2.try_send('b'), Err(TrySendError::Full('b'))); // bound of 1 reached
+/// assert_eq!(rx.recv(), Ok('a'));
+/// tx2.try_send('b').unwrap();
+/// assert_eq!(rx.recv(), Ok('b'));
+/// ```
 pub struct SyncSender<T> {
     chan: Arc<Chan<T>>,
 }
@@ -361,6 +412,20 @@ impl<T> fmt::Debug for SyncSender<T> {
 }
 
 /// The receiving half. `Send` but not `Sync`: one thread receives at a time.
+///
+/// # Examples
+///
+/// ```
+/// use killable::sync::mpsc::{channel, TryRecvError};
+/// use std::time::Duration;
+///
+/// let (tx, rx) = channel();
+/// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+/// tx.send(1).unwrap();
+/// assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(1));
+/// drop(tx);
+/// assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+/// ```
 pub struct Receiver<T> {
     chan: Arc<Chan<T>>,
     _not_sync: PhantomData<std::cell::Cell<()>>,

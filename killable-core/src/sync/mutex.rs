@@ -25,6 +25,20 @@ pub struct Mutex<T: ?Sized> {
 }
 
 /// The guard of a [`Mutex`]; derefs to the data.
+///
+/// # Examples
+///
+/// ```
+/// use killable::sync::{Mutex, MutexGuard};
+///
+/// let m = Mutex::new(vec![1]);
+/// {
+///     let mut g: MutexGuard<'_, Vec<i32>> = m.lock().unwrap();
+///     g.push(2); // `DerefMut` to the data
+///     assert!(m.try_lock().is_err()); // held until the guard drops
+/// }
+/// assert_eq!(*m.lock().unwrap(), [1, 2]);
+/// ```
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct MutexGuard<'a, T: ?Sized + 'a> {
     pub(super) mutex: &'a Mutex<T>,
