@@ -98,19 +98,26 @@ pub(crate) fn record(location: &'static Location<'static>) {
 ///
 /// ```
 /// use killable::{registry, KillableThread};
+/// use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+/// use std::sync::{mpsc, Arc};
 /// use std::time::Duration;
 ///
-/// let t = KillableThread::spawn(|| {
+/// let (passed, has_passed) = mpsc::channel();
+/// let release = Arc::new(AtomicBool::new(false));
+/// let r = release.clone();
+/// let t = KillableThread::spawn(move || {
 ///     killable::checkpoint(); let line = line!();
-///     std::thread::sleep(Duration::from_millis(200)); // not killable
+///     passed.send(()).unwrap();
+///     while !r.load(SeqCst) { std::hint::spin_loop() } // stuck: no checkpoint
 ///     line
 /// });
-/// std::thread::sleep(Duration::from_millis(50));
+/// has_passed.recv().unwrap();
 /// let info = registry::threads().into_iter().find(|i| i.id() == t.id()).unwrap();
 /// let last = info.last_checkpoint().unwrap();
 /// assert!(last.location().file().ends_with(".rs"));
-/// assert!(last.ago() >= Duration::from_millis(10));
+/// assert!(last.ago() < Duration::from_secs(60));
 /// println!("{:?} last passed a checkpoint at {last}", info.name());
+/// release.store(true, SeqCst);
 /// assert_eq!(last.location().line(), t.join().unwrap());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
