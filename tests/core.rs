@@ -481,6 +481,14 @@ fn scoped_threads_borrow_locals_and_can_be_killed() {
         for w in workers {
             w.join().unwrap();
         }
+        // Terminated only once it has run: a kill sent earlier would land at
+        // the thread's entry, before its body (and that is fine, but not
+        // what this test is about).
+        let start = Instant::now();
+        while stop_me.load(SeqCst) == 0 {
+            assert!(start.elapsed() < GENEROUS, "the spinner never ran");
+            std::thread::yield_now();
+        }
         spinner.terminate();
         assert!(spinner.join().unwrap_err().is_terminated());
     });
