@@ -77,7 +77,9 @@ impl Killer {
     /// destructor, and its join gives [`JoinError::Terminated`].
     ///
     /// Level-triggered: if the unwind is caught (`catch_unwind` in a loop),
-    /// it is delivered again at every checkpoint until the thread has exited.
+    /// it is delivered again at every checkpoint until the thread has exited
+    /// (so a loop needs a checkpoint outside its `catch_unwind`, as the one
+    /// `#[killable]` puts at every loop head).
     /// A thread blocked in a killable wait wakes at once. Does nothing if the
     /// thread has finished (or in a `panic = "abort"` build).
     ///
@@ -85,7 +87,9 @@ impl Killer {
     ///
     /// ```
     /// let t = killable::KillableThread::spawn(|| loop {
-    ///     // swallowing the unwind does not help: it comes back
+    ///     killable::checkpoint(); // the loop head, where `#[killable]` puts one
+    ///     // swallowing the unwind does not help: it comes back at the next
+    ///     // checkpoint outside the `catch_unwind`
     ///     let _ = std::panic::catch_unwind(|| killable::checkpoint());
     /// });
     /// t.killer().terminate();
