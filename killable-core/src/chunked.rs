@@ -396,14 +396,21 @@ macro_rules! transparent {
 #[derive(Clone)]
 pub struct Chunked<I> {
     inner: I,
-    /// Items `next` (or `nth` calls) may still hand out before the next
-    /// checkpoint.
+    budget: Budget,
+}
+
+/// Items `next` (or `nth` calls) may still hand out before the next
+/// checkpoint: the item-at-a-time path of `Chunked` and `Counted`.
+#[derive(Clone, Copy)]
+struct Budget {
     left: usize,
 }
 
-impl<I> Chunked<I> {
-    /// Counts one item (or one `nth` call, which is constant time on these
-    /// sources) toward the next checkpoint.
+impl Budget {
+    const FULL: Budget = Budget { left: CHUNK };
+
+    /// Counts one item (or one `nth` call, constant time on these sources)
+    /// toward the next checkpoint.
     #[inline(always)]
     fn tick(&mut self) {
         if self.left == 0 {
@@ -419,7 +426,7 @@ impl<I: Split> Iterator for Chunked<I> {
 
     #[inline]
     fn next(&mut self) -> Option<I::Item> {
-        self.tick();
+        self.budget.tick();
         self.inner.next()
     }
 
@@ -430,7 +437,7 @@ impl<I: Split> Iterator for Chunked<I> {
 
     #[inline]
     fn nth(&mut self, n: usize) -> Option<I::Item> {
-        self.tick();
+        self.budget.tick();
         self.inner.nth(n)
     }
 
@@ -523,13 +530,13 @@ impl<I: Split> Iterator for Chunked<I> {
 impl<I: Split> DoubleEndedIterator for Chunked<I> {
     #[inline]
     fn next_back(&mut self) -> Option<I::Item> {
-        self.tick();
+        self.budget.tick();
         self.inner.next_back()
     }
 
     #[inline]
     fn nth_back(&mut self, n: usize) -> Option<I::Item> {
-        self.tick();
+        self.budget.tick();
         self.inner.nth_back(n)
     }
 
@@ -563,18 +570,7 @@ transparent!(Chunked);
 #[derive(Clone)]
 pub struct Counted<I> {
     inner: I,
-    left: usize,
-}
-
-impl<I> Counted<I> {
-    #[inline(always)]
-    fn tick(&mut self) {
-        if self.left == 0 {
-            checkpoint();
-            self.left = CHUNK;
-        }
-        self.left -= 1;
-    }
+    budget: Budget,
 }
 
 impl<I: Iterator> Iterator for Counted<I> {
@@ -582,7 +578,7 @@ impl<I: Iterator> Iterator for Counted<I> {
 
     #[inline]
     fn next(&mut self) -> Option<I::Item> {
-        self.tick();
+        self.budget.tick();
         self.inner.next()
     }
 
@@ -593,7 +589,7 @@ impl<I: Iterator> Iterator for Counted<I> {
 
     #[inline]
     fn nth(&mut self, n: usize) -> Option<I::Item> {
-        self.tick();
+        self.budget.tick();
         self.inner.nth(n)
     }
 
@@ -618,13 +614,13 @@ impl<I: Iterator> Iterator for Counted<I> {
 impl<I: DoubleEndedIterator> DoubleEndedIterator for Counted<I> {
     #[inline]
     fn next_back(&mut self) -> Option<I::Item> {
-        self.tick();
+        self.budget.tick();
         self.inner.next_back()
     }
 
     #[inline]
     fn nth_back(&mut self, n: usize) -> Option<I::Item> {
-        self.tick();
+        self.budget.tick();
         self.inner.nth_back(n)
     }
 
@@ -781,7 +777,7 @@ impl SplitTag {
     /// Wraps a `Split` source.
     #[inline(always)]
     pub fn wrap<I: Split>(self, inner: I) -> Chunked<I> {
-        Chunked { inner, left: CHUNK }
+        Chunked { inner, budget: Budget::FULL }
     }
 }
 
@@ -789,7 +785,7 @@ impl StdTag {
     /// Wraps a `StdCheap` source.
     #[inline(always)]
     pub fn wrap<I: Iterator>(self, inner: I) -> Counted<I> {
-        Counted { inner, left: CHUNK }
+        Counted { inner, budget: Budget::FULL }
     }
 }
 
