@@ -777,7 +777,10 @@ impl SplitTag {
     /// Wraps a `Split` source.
     #[inline(always)]
     pub fn wrap<I: Split>(self, inner: I) -> Chunked<I> {
-        Chunked { inner, budget: Budget::FULL }
+        Chunked {
+            inner,
+            budget: Budget::FULL,
+        }
     }
 }
 
@@ -785,7 +788,10 @@ impl StdTag {
     /// Wraps a `StdCheap` source.
     #[inline(always)]
     pub fn wrap<I: Iterator>(self, inner: I) -> Counted<I> {
-        Counted { inner, budget: Budget::FULL }
+        Counted {
+            inner,
+            budget: Budget::FULL,
+        }
     }
 }
 
