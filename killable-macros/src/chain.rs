@@ -102,21 +102,12 @@ const LAST: &[&str] = &[
     "unzip",
 ];
 
-/// Adapters that may come between the source and the chain's first closure: the wrapper goes
-/// around them too (so the items `zip` and `chain` add are counted), except around those in
-/// [`FOLD_THROUGH`] at the top of that run.
-const PREFIX: &[&str] = &[
-    "enumerate",
-    "rev",
-    "skip",
-    "take",
-    "step_by",
-    "copied",
-    "cloned",
-    "zip",
-    "chain",
-    "fuse",
-];
+/// Adapters that may come between the source and the chain's first closure: the cheap ones
+/// (`strip::CHEAP_ADAPTERS`) and `fuse`. The wrapper goes around them too (so the items `zip`
+/// and `chain` add are counted), except around those in [`FOLD_THROUGH`] at the top of that run.
+fn is_prefix(name: &str) -> bool {
+    name == "fuse" || crate::strip::CHEAP_ADAPTERS.contains(&name)
+}
 
 /// Adapters whose `fold` is their receiver's `fold` (or `rfold`): over a slice or a range, the
 /// wrapper goes under them, where it can cut the source itself into chunks, each folded by
@@ -187,12 +178,12 @@ fn plan(top: &ExprMethodCall) -> Option<Plan> {
     } else {
         return None;
     };
-    // What gets wrapped: the source, or the run of `PREFIX` adapters on it up to the last one
+    // What gets wrapped: the source, or the run of prefix adapters on it up to the last one
     // that does not fold through.
     let mut above = source;
     for k in (0..source).rev() {
         let name = calls[k].method.to_string();
-        if !PREFIX.contains(&name.as_str()) {
+        if !is_prefix(&name) {
             break;
         }
         if !FOLD_THROUGH.contains(&name.as_str()) {
