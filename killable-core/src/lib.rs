@@ -21,62 +21,49 @@
 mod prim;
 mod state;
 
-#[cfg(not(loom))]
-mod catch;
-#[cfg(not(loom))]
-mod checkpoint;
+/// Applies `#[cfg(not(loom))]` to each item: under loom only `prim` and
+/// `state`, the cross-thread protocol, are compiled.
+macro_rules! std_only {
+    ($($item:item)*) => { $(#[cfg(not(loom))] $item)* };
+}
+
+std_only! {
+    mod catch;
+    mod checkpoint;
+    mod error;
+    mod interrupt;
+    mod killpoint;
+    mod local;
+    pub mod registry;
+    mod scope;
+    mod shield;
+    pub mod sync;
+    mod thread;
+    mod timeout;
+    mod timer;
+    mod trace;
+    mod wait;
+
+    pub use catch::{catch, is_kill};
+    pub use checkpoint::user_checkpoint as checkpoint;
+    pub use error::{JoinError, TimedOut};
+    pub use interrupt::interruptible;
+    pub use scope::{scope, Scope, ScopedKillableThread};
+    pub use shield::{is_shielded, shield};
+    pub use sync::{park, park_timeout, sleep, sleep_until};
+    pub use thread::{Builder, KillableThread, Killer};
+    pub use timeout::{with_deadline, with_timeout};
+}
+
 /// Iterator sources checked once per chunk of items, for the iterator
 /// chains `#[killable]` instruments. Not public API: no semver guarantees.
+// Outside `std_only!`: it defines a `#[macro_export]` macro, which must not
+// come from a macro expansion to be reachable by path.
 #[cfg(not(loom))]
 #[doc(hidden)]
 pub mod chunked;
 #[cfg(all(feature = "diagnostics", not(loom)))]
 mod diag;
-#[cfg(not(loom))]
-mod error;
-#[cfg(not(loom))]
-mod interrupt;
-#[cfg(not(loom))]
-mod killpoint;
-#[cfg(not(loom))]
-mod local;
-#[cfg(not(loom))]
-pub mod registry;
-#[cfg(not(loom))]
-mod scope;
-#[cfg(not(loom))]
-mod shield;
-#[cfg(not(loom))]
-pub mod sync;
-#[cfg(not(loom))]
-mod thread;
-#[cfg(not(loom))]
-mod timeout;
-#[cfg(not(loom))]
-mod timer;
-#[cfg(not(loom))]
-mod trace;
-#[cfg(not(loom))]
-mod wait;
-
-#[cfg(not(loom))]
-pub use catch::{catch, is_kill};
-#[cfg(not(loom))]
-pub use checkpoint::user_checkpoint as checkpoint;
-#[cfg(not(loom))]
-pub use error::{JoinError, TimedOut};
-#[cfg(not(loom))]
-pub use interrupt::interruptible;
-#[cfg(not(loom))]
-pub use scope::{scope, Scope, ScopedKillableThread};
-#[cfg(not(loom))]
-pub use shield::{is_shielded, shield};
-#[cfg(not(loom))]
-pub use sync::{park, park_timeout, sleep, sleep_until};
-#[cfg(not(loom))]
-pub use thread::{Builder, KillableThread, Killer};
-#[cfg(not(loom))]
-pub use timeout::{with_deadline, with_timeout};
 
 /// Whether kills can be delivered in this build: false under
 /// `panic = "abort"`, where unwinding would abort the process. Then
