@@ -93,8 +93,8 @@ impl Drop for WorkerExit {
 ///
 /// Deliberately not `#[killable]`: a kill landing at a checkpoint while the
 /// guard is held would unwind through the guard and poison the mutex, as a
-/// panic does (and the attribute would put checkpoints after the `let`
-/// below and at the entry of the closure, which runs under the lock).
+/// panic does (the attribute would put a checkpoint after the `let` below,
+/// with the guard held; `wait_while` itself runs its predicate shielded).
 fn next_job(queue: &Queue) -> u64 {
     let mut jobs = queue
         .ready
