@@ -267,6 +267,8 @@ pub mod __private {
     // `chunked!(source)`: the iterator-chain source wrapper (killable-core's
     // `chunked` module).
     pub use killable_core::__killable_chunked as chunked;
+    // The chunks of strip-mined `for` loops (killable-core's `strip` module).
+    pub use killable_core::strip;
 
     /// Test support: deterministic kill points (see `tests/killpoint.rs`).
     pub mod testing {

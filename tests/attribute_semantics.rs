@@ -128,6 +128,61 @@ fn strip_mined_loops_agree_with_plain_loops() {
     }
 }
 
+// Integer ranges in a body that does not index are cut into counted chunks (killable-core's
+// `strip` module) instead of `take`: every integer type, both range kinds, `break` and
+// `continue`, ranges that end on the type's maximum.
+twins!(ranges_k, ranges_p, fn(lo: i64, n: u64, stop: i64) -> (u64, u32) {
+    let mut h = 0u64;
+    let mut c = 0u32;
+    for i in lo..lo + n as i64 {
+        if i == stop {
+            break;
+        }
+        if i % 5 == 3 {
+            continue;
+        }
+        h = h.wrapping_mul(31).wrapping_add(i as u64);
+    }
+    for i in (lo as u8)..=(lo as u8).wrapping_add(n as u8) {
+        if i as i64 == stop {
+            break;
+        }
+        c = c.wrapping_mul(3).wrapping_add(i as u32);
+    }
+    for i in (n as i16).wrapping_neg()..=i16::MAX {
+        c = c.rotate_left(1) ^ i as u32;
+    }
+    for i in u128::MAX - n as u128..u128::MAX {
+        h ^= i as u64;
+    }
+    'l: for i in 0..n as usize {
+        if i % 1024 == 1023 {
+            continue 'l;
+        }
+        if i as i64 == stop + 7 {
+            break 'l;
+        }
+        c = c.wrapping_add(i as u32);
+    }
+    (h, c)
+});
+
+#[test]
+fn counted_range_chunks_agree_with_plain_ranges() {
+    for n in lengths() {
+        let n = n as u64;
+        for lo in [-3000i64, -1, 0, 1, 1023, 100_000] {
+            for stop in [i64::MIN, lo + n as i64 / 2, lo + 1024, 200] {
+                assert_eq!(
+                    ranges_k(lo, n, stop),
+                    ranges_p(lo, n, stop),
+                    "lo={lo} n={n}"
+                );
+            }
+        }
+    }
+}
+
 /// A `break` at exactly the last iteration of a chunk must not resume the next chunk.
 #[test]
 fn break_on_a_chunk_boundary() {

@@ -64,6 +64,11 @@ std_only! {
 pub mod chunked;
 #[cfg(all(feature = "diagnostics", not(loom)))]
 mod diag;
+/// Chunks of strip-mined `for` loops, for the loops `#[killable]`
+/// instruments. Not public API: no semver guarantees.
+#[cfg(not(loom))]
+#[doc(hidden)]
+pub mod strip;
 
 /// Whether kills can be delivered in this build: false under
 /// `panic = "abort"`, where unwinding would abort the process. Then

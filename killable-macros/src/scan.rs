@@ -16,6 +16,8 @@ pub(crate) struct Effects {
     pub(crate) loops: bool,
     /// A closure or an `async` block is defined here.
     pub(crate) closures: bool,
+    /// An index expression (`v[i]`): a bounds check, for std's types.
+    pub(crate) indexes: bool,
 }
 
 impl Effects {
@@ -153,6 +155,10 @@ impl<'ast> Visit<'ast> for Scan {
     fn visit_generic_argument(&mut self, _: &'ast syn::GenericArgument) {}
     fn visit_expr_repeat(&mut self, e: &'ast syn::ExprRepeat) {
         self.visit_expr(&e.expr); // the length is a const context
+    }
+    fn visit_expr_index(&mut self, e: &'ast syn::ExprIndex) {
+        self.effects.indexes = true;
+        visit::visit_expr_index(self, e);
     }
     fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {
         self.effects.closures = true;
