@@ -323,7 +323,13 @@ impl Inner {
     /// Wakes the owner after a kill was recorded: unpark for killable waits,
     /// then the interrupt hook for `interruptible`.
     fn wake(&self) {
-        if let Some(t) = lock(&self.locked).thread.clone() {
+        // The guard is dropped before the unpark (an `if let` on the lock
+        // would hold it through the block): the woken owner's first step
+        // takes this lock, and on a shared core it runs at once, finds the
+        // lock held and blocks again (kill wakes sleep: 7.4 µs vs 3.1 µs for
+        // a raw park/unpark plus unwind).
+        let owner = lock(&self.locked).thread.clone();
+        if let Some(t) = owner {
             t.unpark();
         }
         let mut h = lock(&self.hook);
