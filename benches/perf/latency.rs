@@ -269,6 +269,41 @@ impl Rig {
         }
     }
 
+    /// The floor for any wake that delivers by unwinding: the raw handoff,
+    /// then `resume_unwind` from the woken thread to a `catch_unwind` around
+    /// its wait (std only, no killable code).
+    fn raw_unwind() -> Rig {
+        let probe = Arc::new(Probe::default());
+        let q = probe.clone();
+        let worker = std::thread::spawn(move || {
+            pin_to(Some(0));
+            let mut seq = 1;
+            while !q.stop.load(SeqCst) {
+                q.ready.store(seq, SeqCst);
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    while q.go.load(SeqCst) != seq {
+                        std::thread::park();
+                    }
+                    std::panic::resume_unwind(Box::new(Ping));
+                }));
+                drop(r.expect_err("unwound").downcast::<Ping>());
+                q.woke_at.store(now_ns(), SeqCst);
+                q.woke.store(seq, SeqCst);
+                seq += 1;
+            }
+        });
+        let thread = worker.thread().clone();
+        let p = probe.clone();
+        Rig {
+            probe,
+            wake: Box::new(move |seq| {
+                p.go.store(seq, SeqCst);
+                thread.unpark();
+            }),
+            join: Some(Box::new(move || worker.join().expect("raw worker"))),
+        }
+    }
+
     /// One wake-up: waits for the worker to block, lets it get to sleep
     /// (see [`PARK_DELAY_US`]), wakes it; seconds from just before the wake to the worker
     /// running again.
@@ -397,6 +432,10 @@ pub fn run_wake(table: &mut Table, samples: usize) {
         ),
     ));
 
+    // A kill is delivered by unwinding, which the raw handoff does not do:
+    // each kill row is also given against this floor (std alone).
+    let (floor, floor_raw) = interleaved(samples, Rig::raw_unwind());
+    let floor_ratio = pcts(&floor).0 / pcts(&floor_raw).0;
     let mut all_raw = Vec::new();
     for (name, rig) in rows {
         let (op, raw) = interleaved(samples, rig);
@@ -404,10 +443,15 @@ pub fn run_wake(table: &mut Table, samples: usize) {
         let (r50, _, _) = pcts(&raw);
         let (b, rb) = (percentile(&op, 0.0) * 1e9, percentile(&raw, 0.0) * 1e9);
         let ratio = p50 / r50;
+        let vs_floor = if name.starts_with("kill") {
+            format!("; {:.2}× the unwinding floor", ratio / floor_ratio)
+        } else {
+            String::new()
+        };
         table.check(
             format!("wake latency, {name}"),
             format!(
-                "p50 {} ({ratio:.2}× raw {}) p99 {}; best {} ({:.2}× raw {})",
+                "p50 {} ({ratio:.2}× raw {}) p99 {}; best {} ({:.2}× raw {}){vs_floor}",
                 fmt_ns(p50),
                 fmt_ns(r50),
                 fmt_ns(p99),
@@ -420,6 +464,15 @@ pub fn run_wake(table: &mut Table, samples: usize) {
         );
         all_raw.extend(raw);
     }
+    table.info(
+        "unwinding floor: raw handoff, then resume_unwind to catch_unwind (std only)",
+        format!(
+            "p50 {} ({floor_ratio:.2}× raw {})",
+            fmt_ns(pcts(&floor).0),
+            fmt_ns(pcts(&floor_raw).0)
+        ),
+        "what any wake that unwinds costs here",
+    );
     drop(tx);
     for k in sleepers.lock().unwrap().iter() {
         k.terminate();
