@@ -381,17 +381,27 @@ pub fn run(table: &mut Table, reps: usize, sample_len: Duration) -> Vec<KernelRe
     let aa: Vec<f64> = results.iter().map(|r| r.aa).collect();
     let aa_lo = aa.iter().cloned().fold(f64::INFINITY, f64::min);
     let aa_hi = aa.iter().cloned().fold(0.0, f64::max);
-    table.check(
-        "geometric mean killable/plain",
+    // Judged without credit for kernels that run faster with the attribute
+    // (the LCG does: counted chunks let LLVM unroll it further than the
+    // plain loop), so that one fast kernel cannot hide slow ones.
+    let capped: Vec<f64> = results.iter().map(|r| r.ratio.max(1.0)).collect();
+    let gc = geomean(&capped);
+    table.info(
+        "geometric mean killable/plain, as measured",
         format!("{g:.3}"),
-        "≤ 1.05",
-        g <= 1.05,
+        "ratios below 1 count as they are",
     );
     table.check(
-        "  stretch: geometric mean",
-        format!("{g:.3}"),
+        "geometric mean, ratios below 1 counted as 1",
+        format!("{gc:.3}"),
+        "≤ 1.05",
+        gc <= 1.05,
+    );
+    table.check(
+        "  stretch: geometric mean (ratios below 1 counted as 1)",
+        format!("{gc:.3}"),
         "≤ 1.02",
-        g <= 1.02,
+        gc <= 1.02,
     );
     table.check(
         format!("worst kernel: {}", worst.name),
