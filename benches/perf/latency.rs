@@ -511,3 +511,113 @@ pub fn run_wake(table: &mut Table, samples: usize) {
         "the baseline",
     );
 }
+
+/// The wakes that are not kills, for the two operations whose wake is not a
+/// notify or a send: a sleep's deadline and a joined thread's exit. Both
+/// against std's own operation, interleaved, on one core (as the rows above).
+pub fn run_natural_wakes(table: &mut Table, samples: usize) {
+    // A sleep's lateness: how long after its deadline it returns.
+    let (ours, theirs) = KillableThread::spawn(move || {
+        pin_to(Some(0));
+        let d = Duration::from_micros(100);
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for _ in 0..samples {
+            let t = std::time::Instant::now();
+            killable::sleep(d);
+            ours.push((t.elapsed() - d).as_secs_f64());
+            let t = std::time::Instant::now();
+            std::thread::sleep(d);
+            theirs.push((t.elapsed() - d).as_secs_f64());
+        }
+        (ours, theirs)
+    })
+    .join()
+    .expect("sleeper");
+    let (o50, o99, _) = pcts(&ours);
+    let (t50, _, _) = pcts(&theirs);
+    table.check(
+        "wake latency, deadline wakes sleep(100 µs): lateness",
+        format!(
+            "p50 {} ({:.2}× std::thread::sleep {}) p99 {}",
+            fmt_ns(o50),
+            o50 / t50,
+            fmt_ns(t50),
+            fmt_ns(o99)
+        ),
+        "p50 ≤ 1.5× std",
+        o50 <= 1.5 * t50,
+    );
+
+    // A join's wake: the joined thread returns, the blocked joiner wakes.
+    pin_to(Some(0));
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for i in 0..samples.min(300) {
+        let killable_first = i % 2 == 0;
+        for killable_side in [killable_first, !killable_first] {
+            let go = Arc::new(AtomicBool::new(false));
+            let done_at = Arc::new(AtomicU64::new(0));
+            let joining = Arc::new(AtomicBool::new(false));
+            let g = go.clone();
+            let body = move || {
+                pin_to(Some(0));
+                while !g.load(SeqCst) {
+                    std::thread::park();
+                }
+            };
+            let (target, joiner) = if killable_side {
+                let t = KillableThread::spawn(body);
+                let target = t.thread().clone();
+                let (d, j) = (done_at.clone(), joining.clone());
+                let joiner = std::thread::spawn(move || {
+                    pin_to(Some(0));
+                    j.store(true, SeqCst);
+                    t.join().expect("target");
+                    d.store(now_ns(), SeqCst);
+                });
+                (target, joiner)
+            } else {
+                let t = std::thread::spawn(body);
+                let target = t.thread().clone();
+                let (d, j) = (done_at.clone(), joining.clone());
+                let joiner = std::thread::spawn(move || {
+                    pin_to(Some(0));
+                    j.store(true, SeqCst);
+                    t.join().expect("target");
+                    d.store(now_ns(), SeqCst);
+                });
+                (target, joiner)
+            };
+            while !joining.load(SeqCst) {
+                std::hint::spin_loop();
+            }
+            // Let the joiner get into its join and block.
+            spin_for(Duration::from_micros(PARK_DELAY_US));
+            let t0 = now_ns();
+            go.store(true, SeqCst);
+            target.unpark();
+            joiner.join().expect("joiner");
+            let dt = done_at.load(SeqCst).saturating_sub(t0) as f64 * 1e-9;
+            if killable_side {
+                &mut ours
+            } else {
+                &mut theirs
+            }
+            .push(dt);
+        }
+    }
+    pin_to(None);
+    let (o50, o99, _) = pcts(&ours);
+    let (t50, _, _) = pcts(&theirs);
+    table.check(
+        "wake latency, thread exit wakes KillableThread::join",
+        format!(
+            "p50 {} ({:.2}× std JoinHandle::join {}) p99 {}",
+            fmt_ns(o50),
+            o50 / t50,
+            fmt_ns(t50),
+            fmt_ns(o99)
+        ),
+        "p50 ≤ 1.5× std",
+        o50 <= 1.5 * t50,
+    );
+}

@@ -86,6 +86,7 @@ fn main() {
         eprintln!("(d) wake latency");
         t.section("(d) wake latency, blocked thread");
         latency::run_wake(&mut t, 1000);
+        latency::run_natural_wakes(&mut t, 1000);
     }
     if want("scale") {
         eprintln!("(e) scale");
