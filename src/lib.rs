@@ -48,28 +48,37 @@
 //! | at closure entry | iterator chains, whose loops run inside `std`, are killable |
 //!
 //! `for` loops whose body is straight-line code are *strip-mined*: checked
-//! once per chunk of 1024 iterations, so LLVM still vectorizes them. For a
-//! small function:
+//! once per chunk of 1024 iterations, so LLVM still vectorizes and unrolls
+//! them. For a small function (names simplified: the real ones are
+//! hygienic, and the `killable-macros` docs show an exact expansion):
 //!
 //! ```text
 //! #[killable]                         fn sum(v: &[u64]) -> u64 {
 //! fn sum(v: &[u64]) -> u64 {              ::killable::__private::checkpoint();
 //!     let mut s = 0;                      let mut s = 0;
 //!     for x in v {                        match ::core::iter::IntoIterator::into_iter(v) {
-//!         s += x;                             mut __killable_iter => '__killable_chunks: loop {
-//!     }                                           ::killable::__private::checkpoint();
-//!     s                                           let mut __killable_seen: usize = 0;
-//! }                                               for x in ::core::iter::Iterator::take(
-//!                                                     ::core::iter::Iterator::by_ref(&mut __killable_iter), 1024) {
-//!                                                     __killable_seen += 1;
-//!                                                     s += x;
+//!         s += x;                             iter => {
+//!     }                                           let mut src = /* iter, cut into chunks */;
+//!     s                                           'chunks: loop {
+//! }                                                   ::killable::__private::checkpoint();
+//!                                                     let mut seen: usize = 0;
+//!                                                     for x in src.chunk() { // ≤ 1024 items
+//!                                                         seen += 1;
+//!                                                         s += x;
+//!                                                     }
+//!                                                     if !src.advance(seen) { break 'chunks; }
 //!                                                 }
-//!                                                 if __killable_seen < 1024 { break '__killable_chunks; }
-//!                                             },
+//!                                             }
 //!                                         }
 //!                                         s
 //!                                     }
 //! ```
+//!
+//! The chunks are cut according to the iterator's type: an integer range
+//! (`0..n`, `a..=b`) in counted chunks whose start advances by exactly 1024,
+//! the loop LLVM optimizes without the attribute; any other iterator with
+//! `by_ref().take(1024)`. A body that indexes (`v[i]`) uses `take` for
+//! ranges too, whose setup is cheaper for short bounds-checked loops.
 //!
 //! The checks are statements inserted between yours: no expression of yours
 //! is moved or rebound, so return values, `?`, labels, `break` with a value,

@@ -269,7 +269,7 @@ pub fn run(table: &mut Table, n: usize) {
     table.info(
         format!("spawn cost growth (caller CPU): last {k} / first {k} of {n}"),
         format!("{o1:.2}× killable, {std_growth:.2}× std threads"),
-        "instructions per spawn: equal (callgrind)",
+        "caller CPU: registry insert + OS thread creation",
     );
     table.info(
         "  killable spawn, caller CPU (median): last vs first",
