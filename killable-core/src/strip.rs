@@ -122,6 +122,32 @@ impl<T: Int> IntRange for RangeInclusive<T> {
 /// The value the attribute probes: `(&&&Probe(&iter)).__killable_strip()`
 /// finds the method of the first kind trait below that `iter`'s type
 /// satisfies, most specific first.
+///
+/// # Examples
+///
+/// The loop `#[killable]` makes of `for i in 0..3000u64 { s += i }`, minus
+/// its checkpoint:
+///
+/// ```
+/// use killable::__private::strip::{IterKind as _, Probe, RangeKind as _, CHUNK};
+///
+/// let iter = 0..3000u64;
+/// let mut src = (&&&Probe(&iter)).__killable_strip().source(iter);
+/// let (mut s, mut chunks) = (0, 0);
+/// loop {
+///     let mut seen = 0;
+///     for i in src.chunk() {
+///         seen += 1;
+///         s += i;
+///     }
+///     chunks += 1;
+///     if !src.advance(seen) {
+///         break;
+///     }
+/// }
+/// assert_eq!(s, (0..3000).sum::<u64>());
+/// assert_eq!(chunks, 3000usize.div_ceil(CHUNK));
+/// ```
 #[derive(Debug)]
 pub struct Probe<'a, T>(pub &'a T);
 
