@@ -258,6 +258,13 @@ pub fn sum(v: &[u32]) -> u32 {
         }
         s += x;
     }
+    // An integer range: counted chunks, and `take` in a body that indexes.
+    for k in 0..=3u32 {
+        s ^= k;
+    }
+    for k in 0..v.len() / 2 {
+        s += v[k] ^ v[v.len() - 1 - k];
+    }
     let mut i = 0;
     while i < v.len() {
         s += v[i];
