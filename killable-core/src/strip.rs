@@ -15,14 +15,18 @@
 //! Why ranges get their own chunk: `take` gives the inner loop two exits
 //! (the count and the range's end), so LLVM can neither compute its trip
 //! count nor unroll it, and a dependency chain such as
-//! `x = x.wrapping_mul(A).wrapping_add(C)` ran 1.8x to 7x slower than
+//! `x = x.wrapping_mul(A).wrapping_add(C)` ran 1.8x to 8x slower than
 //! without the attribute. A counted inner loop over `0..n`, whose start
 //! advances by exactly `CHUNK` from one chunk to the next, is the loop
 //! LLVM sees without the attribute, cut in pieces: it unrolls and
 //! reassociates it the same way.
 //!
 //! In generic code, where the iterator's type is a parameter, the probe
-//! falls back to `take`.
+//! falls back to `take`. For a loop body that indexes (`c[i] += b[i]`) the
+//! attribute skips the probe and takes [`IterTag`](crate::strip::IterTag) at once: a counted
+//! chunk's setup costs about 60 instructions per run of the loop, which a
+//! short bounds-checked loop pays in full (matmul rows of 96: 1.25x of
+//! plain with counted chunks, 1.07x with `take`).
 //!
 //! Input: `for i in 0..n { BODY }` with `n: u64` (after the attribute).
 //! Output, in effect:
