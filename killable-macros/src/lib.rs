@@ -228,7 +228,8 @@
 //!   attribute) instead of your next statement. Without the attribute you get the same warning
 //!   at your own statement.
 //! - A `for` loop over a value that is not an iterator, in a loop the attribute strip-mines, is
-//!   reported by rustc at your expression and then once more at the attribute.
+//!   reported by rustc at your expression, then once more at the same expression, as a failed
+//!   lookup of the generated `__killable_strip` method whose unmet bound is `Iterator`.
 //! - Iterator chains whose source is wrapped whole (`a.iter().zip(b.iter())`, `v.iter().take(n)`)
 //!   are checked once per 1024 items but no longer vectorize: measured about 2x (`zip`) and
 //!   3.5x (`skip(..).take(..)`) slower than without the attribute. A chain whose closures call
