@@ -143,6 +143,31 @@ fn constructor(func: &Expr) -> bool {
     }
 }
 
+/// `u64::from(x)`, `f64::from(x)`, `char::from(b)`: a conversion between primitive types,
+/// a few instructions at most (`cast_lossless` in clippy recommends it over `as`).
+fn primitive_conversion(func: &Expr) -> bool {
+    const PRIMITIVES: &[&str] = &[
+        "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
+        "f32", "f64", "bool", "char",
+    ];
+    match func {
+        Expr::Path(p) => {
+            let segments: Vec<String> = p
+                .path
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .collect();
+            p.qself.is_none()
+                && p.path.leading_colon.is_none()
+                && segments.len() == 2
+                && PRIMITIVES.contains(&segments[0].as_str())
+                && segments[1] == "from"
+        }
+        _ => false,
+    }
+}
+
 #[derive(Default)]
 struct Scan {
     effects: Effects,
@@ -167,7 +192,7 @@ impl<'ast> Visit<'ast> for Scan {
         self.effects.closures = true;
     }
     fn visit_expr_call(&mut self, e: &'ast syn::ExprCall) {
-        if !constructor(&e.func) {
+        if !constructor(&e.func) && !primitive_conversion(&e.func) {
             self.effects.calls = true;
         }
         visit::visit_expr_call(self, e);
@@ -246,5 +271,28 @@ pub(crate) fn diverges(s: &Stmt) -> bool {
         Stmt::Expr(Expr::Macro(m), _) => divergent_macro(&m.mac),
         Stmt::Macro(m) => divergent_macro(&m.mac),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use syn::parse_quote;
+
+    use super::expr;
+
+    #[test]
+    fn primitive_conversions_and_constructors_are_not_calls() {
+        assert!(expr(&parse_quote!(u64::from(x) * u64::from(y))).is_cheap());
+        assert!(expr(&parse_quote!(Some(f64::from(x)))).is_cheap());
+        assert!(expr(&parse_quote!(char::from(b).is_ascii_digit())).is_cheap());
+    }
+
+    #[test]
+    fn other_paths_named_from_are_calls() {
+        // A type of the user's, a fallible conversion, a conversion into a `String`.
+        assert!(!expr(&parse_quote!(Celsius::from(x))).is_cheap());
+        assert!(!expr(&parse_quote!(u8::try_from(x))).is_cheap());
+        assert!(!expr(&parse_quote!(String::from(s))).is_cheap());
+        assert!(!expr(&parse_quote!(u64::from_str_radix(s, 16))).is_cheap());
     }
 }
