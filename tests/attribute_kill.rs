@@ -217,6 +217,19 @@ fn straight_line_chain_over_a_range_is_killed_per_chunk() {
     assert_killed(|r| spin_chunked_chain(&r));
 }
 
+/// A zip of two ranges, folded a chunk at a time (`ZipChunked`): the fold passes a check per
+/// chunk. `u64::MAX` pairs would take centuries.
+#[killable]
+fn spin_zip_chain(running: &AtomicBool) -> u64 {
+    let end = u64::from(mark(running)) * u64::MAX;
+    (0..end).zip(1..end).map(|(a, b)| a ^ b).sum::<u64>()
+}
+
+#[test]
+fn straight_line_chain_over_a_zip_is_killed_per_chunk() {
+    assert_killed(|r| spin_zip_chain(&r));
+}
+
 /// The same through `next` (a search that never succeeds), over an endless source whose
 /// items are counted rather than cut into chunks, with `zip`, `enumerate` and `cycle`.
 #[killable]

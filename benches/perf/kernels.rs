@@ -173,6 +173,14 @@ kernels! {
             .sum()
     }
 
+    /// A dot product over a `zip` of two slices.
+    fn dot(a: &[u32], b: &[u32]) -> u64 {
+        a.iter()
+            .zip(b.iter())
+            .map(|(&x, &y)| u64::from(x) * u64::from(y))
+            .fold(0u64, |s, p| s.wrapping_add(p))
+    }
+
     /// An in-place insertion sort.
     fn insertion_sort(v: &mut [u32]) -> u32 {
         for i in 1..v.len() {
@@ -215,6 +223,7 @@ pub struct Inputs {
     bytes: Vec<u8>,
     text: Vec<u8>,
     v32: Vec<u32>,
+    v32b: Vec<u32>,
     sort_src: Vec<u32>,
     sort_buf: Vec<u32>,
 }
@@ -240,6 +249,7 @@ impl Inputs {
             bytes: (0..64 * 1024).map(|_| r.below(256) as u8).collect(),
             text,
             v32: (0..16 * 1024).map(|_| r.next_u64() as u32).collect(),
+            v32b: (0..16 * 1024).map(|_| r.next_u64() as u32).collect(),
             sort_src: (0..600).map(|_| r.next_u64() as u32).collect(),
             sort_buf: vec![0; 600],
         }
@@ -258,6 +268,7 @@ pub const NAMES: &[&str] = &[
     "insertion sort (600 u32)",
     "Vec::push loop (4 Ki)",
     "dependency chain, (x ^ i).wrapping_mul (4 Ki)",
+    "dot product, zip of two slices (16 Ki u32)",
 ];
 
 /// Runs kernel `k` once in variant `V`.
@@ -283,6 +294,7 @@ fn call<V: Variant>(k: usize, inp: &mut Inputs) -> u64 {
         }
         9 => V::vec_push(black_box(4096)) as u64,
         10 => V::fnv_chain(black_box(7), black_box(4096)),
+        11 => V::dot(black_box(&inp.v32), black_box(&inp.v32b)),
         _ => unreachable!(),
     }
 }

@@ -74,7 +74,10 @@ fn main() {
     }
     if want("kernels") {
         eprintln!("(b) kernels");
-        t.section("(b) #[killable] vs plain, 11 kernels");
+        t.section(&format!(
+            "(b) #[killable] vs plain, {} kernels",
+            kernels::NAMES.len()
+        ));
         kernels::run(&mut t, 41, Duration::from_millis(1));
     }
     if want("kill") {
