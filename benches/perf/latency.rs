@@ -242,37 +242,24 @@ impl Rig {
 
     /// The baseline: a raw `park`/`unpark` handoff between std threads.
     fn raw() -> Rig {
-        let probe = Arc::new(Probe::default());
-        let q = probe.clone();
-        let worker = std::thread::spawn(move || {
-            pin_to(Some(0));
-            let mut seq = 1;
-            while !q.stop.load(SeqCst) {
-                q.ready.store(seq, SeqCst);
-                while q.go.load(SeqCst) != seq {
-                    std::thread::park();
-                }
-                q.woke_at.store(now_ns(), SeqCst);
-                q.woke.store(seq, SeqCst);
-                seq += 1;
-            }
-        });
-        let thread = worker.thread().clone();
-        let p = probe.clone();
-        Rig {
-            probe,
-            wake: Box::new(move |seq| {
-                p.go.store(seq, SeqCst);
-                thread.unpark();
-            }),
-            join: Some(Box::new(move || worker.join().expect("raw worker"))),
-        }
+        Rig::std_handoff(await_go)
     }
 
     /// The floor for any wake that delivers by unwinding: the raw handoff,
     /// then `resume_unwind` from the woken thread to a `catch_unwind` around
     /// its wait (std only, no killable code).
     fn raw_unwind() -> Rig {
+        Rig::std_handoff(|q, seq| {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                await_go(q, seq);
+                std::panic::resume_unwind(Box::new(Ping));
+            }));
+            drop(r.expect_err("unwound").downcast::<Ping>());
+        })
+    }
+
+    /// A std worker blocked in `block`, woken by `go` and an unpark.
+    fn std_handoff(block: impl Fn(&Probe, u64) + Send + 'static) -> Rig {
         let probe = Arc::new(Probe::default());
         let q = probe.clone();
         let worker = std::thread::spawn(move || {
@@ -280,13 +267,7 @@ impl Rig {
             let mut seq = 1;
             while !q.stop.load(SeqCst) {
                 q.ready.store(seq, SeqCst);
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    while q.go.load(SeqCst) != seq {
-                        std::thread::park();
-                    }
-                    std::panic::resume_unwind(Box::new(Ping));
-                }));
-                drop(r.expect_err("unwound").downcast::<Ping>());
+                block(&q, seq);
                 q.woke_at.store(now_ns(), SeqCst);
                 q.woke.store(seq, SeqCst);
                 seq += 1;
@@ -324,6 +305,13 @@ impl Rig {
         self.probe.stop.store(true, SeqCst);
         self.sample(seq);
         (self.join.take().expect("once"))();
+    }
+}
+
+/// Parks until the waker has published `seq`.
+fn await_go(q: &Probe, seq: u64) {
+    while q.go.load(SeqCst) != seq {
+        std::thread::park();
     }
 }
 
@@ -564,29 +552,28 @@ pub fn run_natural_wakes(table: &mut Table, samples: usize) {
                     std::thread::park();
                 }
             };
-            let (target, joiner) = if killable_side {
+            // Both sides join through a boxed call, so the one difference is the join.
+            type Join = Box<dyn FnOnce() + Send>;
+            let (target, join): (std::thread::Thread, Join) = if killable_side {
                 let t = KillableThread::spawn(body);
-                let target = t.thread().clone();
-                let (d, j) = (done_at.clone(), joining.clone());
-                let joiner = std::thread::spawn(move || {
-                    pin_to(Some(0));
-                    j.store(true, SeqCst);
-                    t.join().expect("target");
-                    d.store(now_ns(), SeqCst);
-                });
-                (target, joiner)
+                (
+                    t.thread().clone(),
+                    Box::new(move || t.join().expect("target")),
+                )
             } else {
                 let t = std::thread::spawn(body);
-                let target = t.thread().clone();
-                let (d, j) = (done_at.clone(), joining.clone());
-                let joiner = std::thread::spawn(move || {
-                    pin_to(Some(0));
-                    j.store(true, SeqCst);
-                    t.join().expect("target");
-                    d.store(now_ns(), SeqCst);
-                });
-                (target, joiner)
+                (
+                    t.thread().clone(),
+                    Box::new(move || t.join().expect("target")),
+                )
             };
+            let (d, j) = (done_at.clone(), joining.clone());
+            let joiner = std::thread::spawn(move || {
+                pin_to(Some(0));
+                j.store(true, SeqCst);
+                join();
+                d.store(now_ns(), SeqCst);
+            });
             while !joining.load(SeqCst) {
                 std::hint::spin_loop();
             }
