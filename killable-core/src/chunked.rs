@@ -36,6 +36,7 @@ use core::fmt;
 use core::iter::FusedIterator;
 
 use crate::checkpoint::checkpoint;
+use crate::strip::Int;
 
 /// Items between two checkpoints of a `Chunked` or `Counted` source
 /// (bytes, for `Chars`). A straight-line closure costs nanoseconds per item,
@@ -221,29 +222,6 @@ macro_rules! split_ranges {
         }
     )*};
 }
-
-/// An integer type's range arithmetic, for `split_ranges!`.
-trait Int: Copy + PartialOrd {
-    /// `|a - b|` as a `u128` (exact for every integer type).
-    fn distance(a: Self, b: Self) -> u128;
-    const ZERO: Self;
-    const ONE: Self;
-}
-
-macro_rules! int {
-    ($($t:ty)*) => {$(
-        impl Int for $t {
-            #[inline(always)]
-            fn distance(a: Self, b: Self) -> u128 {
-                a.abs_diff(b) as u128
-            }
-            const ZERO: Self = 0;
-            const ONE: Self = 1;
-        }
-    )*};
-}
-
-int!(u8 u16 u32 u64 u128 usize i8 i16 i32 i64 i128 isize);
 
 /// Items in `start..end`.
 #[inline(always)]
