@@ -427,25 +427,51 @@ impl Budget {
     }
 }
 
+/// `next`, `size_hint` and `nth` of a wrapper with a `Budget`: each item,
+/// or each `nth` call (constant time on the sources that get a budget),
+/// counts toward the next checkpoint.
+macro_rules! budgeted_front {
+    () => {
+        #[inline]
+        fn next(&mut self) -> Option<Self::Item> {
+            self.budget.tick();
+            self.inner.next()
+        }
+
+        #[inline]
+        fn size_hint(&self) -> (usize, Option<usize>) {
+            self.inner.size_hint()
+        }
+
+        #[inline]
+        fn nth(&mut self, n: usize) -> Option<Self::Item> {
+            self.budget.tick();
+            self.inner.nth(n)
+        }
+    };
+}
+
+/// `next_back` and `nth_back` of a wrapper with a `Budget`.
+macro_rules! budgeted_back {
+    () => {
+        #[inline]
+        fn next_back(&mut self) -> Option<Self::Item> {
+            self.budget.tick();
+            self.inner.next_back()
+        }
+
+        #[inline]
+        fn nth_back(&mut self, n: usize) -> Option<Self::Item> {
+            self.budget.tick();
+            self.inner.nth_back(n)
+        }
+    };
+}
+
 impl<I: Split> Iterator for Chunked<I> {
     type Item = I::Item;
 
-    #[inline]
-    fn next(&mut self) -> Option<I::Item> {
-        self.budget.tick();
-        self.inner.next()
-    }
-
-    #[inline]
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.inner.size_hint()
-    }
-
-    #[inline]
-    fn nth(&mut self, n: usize) -> Option<I::Item> {
-        self.budget.tick();
-        self.inner.nth(n)
-    }
+    budgeted_front!();
 
     #[inline]
     fn fold<B, F: FnMut(B, I::Item) -> B>(mut self, mut acc: B, mut f: F) -> B {
@@ -534,17 +560,7 @@ impl<I: Split> Iterator for Chunked<I> {
 }
 
 impl<I: Split> DoubleEndedIterator for Chunked<I> {
-    #[inline]
-    fn next_back(&mut self) -> Option<I::Item> {
-        self.budget.tick();
-        self.inner.next_back()
-    }
-
-    #[inline]
-    fn nth_back(&mut self, n: usize) -> Option<I::Item> {
-        self.budget.tick();
-        self.inner.nth_back(n)
-    }
+    budgeted_back!();
 
     #[inline]
     fn rfold<B, F: FnMut(B, I::Item) -> B>(mut self, mut acc: B, mut f: F) -> B {
@@ -582,22 +598,7 @@ pub struct Counted<I> {
 impl<I: Iterator> Iterator for Counted<I> {
     type Item = I::Item;
 
-    #[inline]
-    fn next(&mut self) -> Option<I::Item> {
-        self.budget.tick();
-        self.inner.next()
-    }
-
-    #[inline]
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.inner.size_hint()
-    }
-
-    #[inline]
-    fn nth(&mut self, n: usize) -> Option<I::Item> {
-        self.budget.tick();
-        self.inner.nth(n)
-    }
+    budgeted_front!();
 
     #[inline]
     fn fold<B, F: FnMut(B, I::Item) -> B>(mut self, mut acc: B, mut f: F) -> B {
@@ -618,17 +619,7 @@ impl<I: Iterator> Iterator for Counted<I> {
 }
 
 impl<I: DoubleEndedIterator> DoubleEndedIterator for Counted<I> {
-    #[inline]
-    fn next_back(&mut self) -> Option<I::Item> {
-        self.budget.tick();
-        self.inner.next_back()
-    }
-
-    #[inline]
-    fn nth_back(&mut self, n: usize) -> Option<I::Item> {
-        self.budget.tick();
-        self.inner.nth_back(n)
-    }
+    budgeted_back!();
 
     #[inline]
     fn rfold<B, F: FnMut(B, I::Item) -> B>(mut self, mut acc: B, mut f: F) -> B {
@@ -670,22 +661,7 @@ pub struct ZipChunked<I> {
 impl<A: ZipPart, B: ZipPart> Iterator for ZipChunked<core::iter::Zip<A, B>> {
     type Item = (A::Item, B::Item);
 
-    #[inline]
-    fn next(&mut self) -> Option<Self::Item> {
-        self.budget.tick();
-        self.inner.next()
-    }
-
-    #[inline]
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.inner.size_hint()
-    }
-
-    #[inline]
-    fn nth(&mut self, n: usize) -> Option<Self::Item> {
-        self.budget.tick();
-        self.inner.nth(n)
-    }
+    budgeted_front!();
 
     #[inline]
     fn fold<Acc, F: FnMut(Acc, Self::Item) -> Acc>(mut self, mut acc: Acc, mut f: F) -> Acc {
@@ -713,17 +689,7 @@ where
     A: ZipPart + DoubleEndedIterator + ExactSizeIterator,
     B: ZipPart + DoubleEndedIterator + ExactSizeIterator,
 {
-    #[inline]
-    fn next_back(&mut self) -> Option<Self::Item> {
-        self.budget.tick();
-        self.inner.next_back()
-    }
-
-    #[inline]
-    fn nth_back(&mut self, n: usize) -> Option<Self::Item> {
-        self.budget.tick();
-        self.inner.nth_back(n)
-    }
+    budgeted_back!();
 
     #[inline]
     fn rfold<Acc, F: FnMut(Acc, Self::Item) -> Acc>(self, acc: Acc, f: F) -> Acc {
