@@ -38,8 +38,7 @@
 //!             __killable_iter => {
 //!                 // the chunks: counted ones for an integer range, `take(1024)` for this one
 //!                 let mut __killable_src = {
-//!                     #[allow(unused_imports)]
-//!                     use ::killable::__private::strip::{IterKind as _, RangeKind as _};
+//!                     use ::killable::__private::strip::Kind as _;
 //!                     (&&&::killable::__private::strip::Probe(&__killable_iter))
 //!                         .__killable_strip()
 //!                         .source(__killable_iter)
@@ -176,8 +175,12 @@
 //! or where the chain leaves std's adapters (an unknown method, a consumer's result), the
 //! closures further on keep their entry checks; so does any closure that calls something. The
 //! wrapper changes the source's type, so it is applied only when the method called on the
-//! source is one of `Iterator`'s by name: `s.chars().as_str()`, `v.iter().as_slice()` and
-//! `it.peekable().peek()` are left alone. The wrapped chain keeps its items, their order,
+//! source is one of `Iterator`'s by name (`s.chars().as_str()`, `v.iter().as_slice()` and
+//! `it.peekable().peek()` are left alone), and only where the iterator is consumed inside the
+//! expression: by a consumer (`sum`, `count`, `collect`, `for_each`, `fold`, `find`, …) reached
+//! through std's adapters, or as the iterator of a `for` loop. A chain whose iterator escapes
+//! (returned as `Map<Iter<'_, u32>, _>`, bound with a type, passed on, stored) keeps its type
+//! and its closures keep their entry checks. The wrapped chain keeps its items, their order,
 //! `size_hint`, `len`, `rev`, `Clone` and (before iteration starts) its `Debug` output.
 //!
 //! # What it does not reach
@@ -253,6 +256,7 @@ use proc_macro::TokenStream;
 
 mod args;
 mod chain;
+mod edition2015;
 mod expand;
 mod scan;
 mod strip;

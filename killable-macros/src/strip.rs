@@ -17,7 +17,7 @@
 //! match ::core::iter::IntoIterator::into_iter(EXPR) {
 //!     iter => {
 //!         let mut src = {
-//!             use STRIP::{IterKind as _, RangeKind as _};
+//!             use STRIP::Kind as _;
 //!             (&&&STRIP::Probe(&iter)).__killable_strip().source(iter)
 //!         };
 //!         'chunks: loop {
@@ -186,8 +186,7 @@ pub(crate) fn rewrite(f: ExprForLoop, cx: &Instrument) -> Expr {
         quote_spanned!(near=> #strip::IterTag.source(#iter_at))
     } else {
         quote_spanned! {near=> {
-            #[allow(unused_imports)]
-            use #strip::{IterKind as _, RangeKind as _};
+            use #strip::Kind as _;
             (&&&#strip::Probe(&#iter_at)).__killable_strip().source(#iter_at)
         }}
     };
