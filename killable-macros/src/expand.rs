@@ -16,7 +16,7 @@ use syn::visit_mut::{self, VisitMut};
 use syn::{Block, Expr, ImplItem, Item, Stmt, TraitItem};
 
 use crate::args::{self, Args};
-use crate::{chain, scan, strip, validate};
+use crate::{chain, lints, scan, strip, validate};
 
 /// Entry point behind `#[killable]`, on `proc_macro2` tokens so unit tests can drive it.
 pub(crate) fn killable(args: TokenStream, input: TokenStream) -> TokenStream {
@@ -51,14 +51,19 @@ pub(crate) fn killable(args: TokenStream, input: TokenStream) -> TokenStream {
             if let Some(e) = combine(validate::signature(&f.sig)) {
                 return refuse(e, input);
             }
+            lints::Expectations.visit_item_fn_mut(&mut f);
             cx.fn_body(&mut f.block);
             f.into_token_stream()
         }
         // Input: `impl T { fn a() {…} const fn b() {…} }`  Output: `a` instrumented, `b` as is.
         Item::Impl(mut imp) => {
+            for attr in &mut imp.attrs {
+                lints::Expectations.visit_attribute_mut(attr);
+            }
             for member in &mut imp.items {
                 if let ImplItem::Fn(m) = member {
                     if eligible_member(&m.attrs, &m.sig) {
+                        lints::Expectations.visit_impl_item_fn_mut(m);
                         cx.fn_body(&mut m.block);
                     }
                 }
@@ -67,10 +72,14 @@ pub(crate) fn killable(args: TokenStream, input: TokenStream) -> TokenStream {
         }
         // Input: `trait T { fn a(&self) {…} fn b(&self); }`  Output: `a` instrumented, `b` as is.
         Item::Trait(mut tr) => {
+            for attr in &mut tr.attrs {
+                lints::Expectations.visit_attribute_mut(attr);
+            }
             for member in &mut tr.items {
                 if let TraitItem::Fn(m) = member {
-                    if let Some(block) = &mut m.default {
-                        if eligible_member(&m.attrs, &m.sig) {
+                    if m.default.is_some() && eligible_member(&m.attrs, &m.sig) {
+                        lints::Expectations.visit_trait_item_fn_mut(m);
+                        if let Some(block) = &mut m.default {
                             cx.fn_body(block);
                         }
                     }
@@ -93,6 +102,7 @@ pub(crate) fn killable(args: TokenStream, input: TokenStream) -> TokenStream {
                     if let Some(e) = combine(validate::signature(&m.sig)) {
                         return refuse(e, input);
                     }
+                    lints::Expectations.visit_impl_item_fn_mut(&mut m);
                     cx.fn_body(&mut m.block);
                     m.into_token_stream()
                 }
