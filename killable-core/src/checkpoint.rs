@@ -3,7 +3,7 @@
 use std::panic::resume_unwind;
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::local;
+use crate::local::{self, Allowed};
 use crate::state::{Delivery, Inner, Kill, PENDING_THREADS};
 
 /// Delivers a kill pending for the current thread, by unwinding.
@@ -125,14 +125,24 @@ fn checkpoint_slow() {
 /// Unwinds with the kill pending for `inner` (the current thread's state), if
 /// one may be delivered now.
 pub(crate) fn deliver_pending(inner: &Inner) {
-    if let Delivery::Deliver(kill) = inner.take_delivery(local::can_deliver()) {
+    let delivery = match local::allowed() {
+        Allowed::All => inner.take_delivery(true),
+        Allowed::UnwindingScopes => inner.take_unwinding_expiry(),
+        Allowed::Nothing => inner.take_delivery(false),
+    };
+    if let Delivery::Deliver(kill) = delivery {
         unwind(kill);
     }
 }
 
 /// Whether the current thread has a kill that a checkpoint would deliver now.
 pub(crate) fn deliverable(inner: &Inner) -> bool {
-    inner.pending() != 0 && local::can_deliver()
+    inner.pending() != 0
+        && match local::allowed() {
+            Allowed::All => true,
+            Allowed::UnwindingScopes => inner.has_unwinding_expiry(),
+            Allowed::Nothing => false,
+        }
 }
 
 /// Unwinds with `kill`. `resume_unwind` skips the panic hook, so nothing is

@@ -94,14 +94,23 @@ pub fn with_deadline<R>(deadline: Instant, f: impl FnOnce() -> R) -> Result<R, T
     };
     let id = timer::next_id();
     let expired = deadline <= Instant::now();
-    inner.push_scope(id, expired);
+    // Opened in a destructor during an unwind: its own expiry may unwind `f`
+    // back to the `catch_unwind` below, which never lets it reach the outer
+    // unwind. `Close` undoes the count.
+    let unwinding = std::thread::panicking();
+    inner.push_scope_in(id, expired, unwinding);
+    if unwinding {
+        local::enter_unwinding_scope();
+    }
     let key = (!expired).then(|| {
         let weak = Arc::downgrade(&inner);
         timer::schedule(
             deadline,
             Box::new(move || {
                 if let Some(inner) = weak.upgrade() {
-                    inner.expire_scope(id);
+                    if let Some(hook) = inner.expire_scope_claiming(id) {
+                        timer::run_hook_later(hook);
+                    }
                 }
             }),
         )
@@ -110,6 +119,7 @@ pub fn with_deadline<R>(deadline: Instant, f: impl FnOnce() -> R) -> Result<R, T
         inner: &inner,
         id,
         key,
+        unwinding,
     };
     let result = catch_unwind(AssertUnwindSafe(f));
     drop(scope);
@@ -127,6 +137,7 @@ struct Close<'a> {
     inner: &'a Arc<Inner>,
     id: u64,
     key: Option<TimerKey>,
+    unwinding: bool,
 }
 
 impl Drop for Close<'_> {
@@ -135,6 +146,9 @@ impl Drop for Close<'_> {
             timer::cancel(key);
         }
         self.inner.pop_scope(self.id);
+        if self.unwinding {
+            local::leave_unwinding_scope();
+        }
     }
 }
 
