@@ -14,7 +14,10 @@ use crate::state::{Delivery, Inner, Kill, PENDING_THREADS};
 ///
 /// With nothing pending it returns at once. It never unwinds on a thread that
 /// is not killable, inside a [`shield`](crate::shield), or while the thread
-/// is already unwinding (so it is safe in destructors).
+/// is already unwinding (so it is safe in destructors), with one exception:
+/// inside a [`with_timeout`](crate::with_timeout) opened during that unwind
+/// (in a destructor), the expiry of that scope is delivered, since the
+/// scope catches it before it can reach the outer unwind.
 ///
 /// # Cost
 ///

@@ -29,8 +29,10 @@ use crate::wait::Blocked;
 ///   `on_kill` kills this one. Killing the thread running `op` from its own
 ///   `on_kill` is harmless (the kill is recorded, the hook is not called
 ///   again), but joining it would wait forever for a thread that waits for
-///   the hook. It must not take a lock that the thread running `op` may
-///   hold when `op` returns.
+///   the hook. Killing the thread that runs `on_kill` (the killer itself)
+///   lands at that thread's next checkpoint, as any kill of oneself. It
+///   must not take a lock that the thread running `op` may hold when `op`
+///   returns.
 /// * Which result wins: a kill recorded while `on_kill` is lent (from the
 ///   call until `op` has returned) is delivered as soon as `op` returns,
 ///   and `op`'s result is dropped, since `on_kill` may have broken it (a

@@ -26,6 +26,17 @@ use crate::timer::{self, TimerKey};
 /// * A zero or past timeout expires at the first checkpoint inside `f`.
 /// * A deadline inside a [`shield`](crate::shield) lands at the first
 ///   checkpoint after it.
+/// * In a destructor that runs during an unwind (`std::thread::panicking()`),
+///   a scope works as anywhere else: `f` runs under this scope's own
+///   `catch_unwind`, so its expiry unwinds `f` back to here and never
+///   touches the outer unwind. That is the one kill delivered while a
+///   thread unwinds: the expiry of a scope opened during that unwind (the
+///   outermost such scope that has expired). Terminations, raises and the
+///   expiries of scopes opened before the unwind stay pending, to land at
+///   the first checkpoint after the unwind was caught, or never if it ends
+///   the thread. There, [`interruptible`](crate::interruptible) just runs
+///   its `op`, and a panic of `f` still aborts the process, as any panic
+///   escaping a destructor during an unwind does.
 ///
 /// All deadlines in the process share one timer thread; a scope costs a
 /// map insert and remove, not a thread.
