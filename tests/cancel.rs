@@ -559,3 +559,41 @@ fn current_is_a_killer_on_killable_threads_only() {
     });
     assert!(inside_scope.is_some());
 }
+
+#[test]
+fn a_panicking_interrupt_hook_skips_no_cancellation() {
+    // Two threads blocked in `interruptible` under one token; both hooks
+    // unblock their call, one then panics. Both runs are cancelled, and the
+    // panic reaches the canceller.
+    let token = CancelToken::new();
+    let started = Arc::new(Barrier::new(3));
+    let workers: Vec<_> = (0..2)
+        .map(|i| {
+            let (t, started) = (token.clone(), started.clone());
+            std::thread::spawn(move || {
+                let (unblock, blocked) = std::sync::mpsc::channel::<()>();
+                let unblock = std::sync::Mutex::new(unblock);
+                t.run(|| {
+                    interruptible(
+                        || {
+                            started.wait();
+                            let _ = blocked.recv_timeout(HOUR);
+                        },
+                        move || {
+                            let _ = unblock.lock().unwrap().send(());
+                            if i == 0 {
+                                panic!("hook failed");
+                            }
+                        },
+                    )
+                })
+            })
+        })
+        .collect();
+    started.wait();
+    let r = catch_unwind(AssertUnwindSafe(|| token.cancel()));
+    assert_eq!(*r.unwrap_err().downcast::<&str>().unwrap(), "hook failed");
+    for w in workers {
+        assert_eq!(w.join().unwrap(), Err(Cancelled));
+    }
+}

@@ -79,6 +79,12 @@ impl CancelToken {
     /// Under `panic = "abort"` it still marks the token, so later `run`s
     /// return at once, but it cannot stop closures already running.
     ///
+    /// # Panics
+    ///
+    /// If the `on_kill` hook of an [`interruptible`](crate::interruptible)
+    /// call that it interrupts panics: every run is cancelled and every
+    /// other hook called first, then the first hook's panic is resumed here.
+    ///
     /// # Examples
     ///
     /// ```
@@ -209,14 +215,22 @@ impl CancelToken {
         let adopted = local::adopt();
         let inner = adopted.inner();
         let id = timer::next_id();
-        if !self.node.enter(inner, id) {
+        // Entered in a destructor during an unwind: as for `with_timeout`,
+        // its own cancellation may unwind `f` back to the `catch_unwind`
+        // below, never into the outer unwind.
+        let unwinding = std::thread::panicking();
+        if !self.node.enter(inner, id, unwinding) {
             return Err(Cancelled);
+        }
+        if unwinding {
+            local::enter_unwinding_scope();
         }
         let result = {
             let _leave = Leave {
                 node: &self.node,
                 inner,
                 id,
+                unwinding,
             };
             catch_unwind(AssertUnwindSafe(f))
         };
@@ -235,11 +249,15 @@ struct Leave<'a> {
     node: &'a Node,
     inner: &'a crate::state::Inner,
     id: u64,
+    unwinding: bool,
 }
 
 impl Drop for Leave<'_> {
     fn drop(&mut self) {
         self.node.leave(self.inner, self.id);
+        if self.unwinding {
+            local::leave_unwinding_scope();
+        }
     }
 }
 
@@ -274,7 +292,15 @@ impl DropGuard {
 impl Drop for DropGuard {
     fn drop(&mut self) {
         if let Some(token) = self.token.take() {
-            token.cancel();
+            if std::thread::panicking() {
+                // A hook's panic out of a drop during an unwind would abort
+                // the process; the cancellation itself has happened.
+                if let Err(p) = catch_unwind(AssertUnwindSafe(|| token.cancel())) {
+                    std::mem::forget(p);
+                }
+            } else {
+                token.cancel();
+            }
         }
     }
 }

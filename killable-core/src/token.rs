@@ -17,12 +17,14 @@
 //!   parent is already cancelled, in which case it starts cancelled; a
 //!   cancel takes the children with the registrations.
 //! * No lock here is held while an [`Inner`] lock is taken or a thread is
-//!   woken: expiring a scope can call a user's `interruptible` hook.
+//!   woken, and the users' `interruptible` hooks run after every scope has
+//!   expired, so a slow or panicking hook delays or skips no cancellation.
 
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Weak};
 
 use crate::prim::{lock, Mutex};
-use crate::state::Inner;
+use crate::state::{ClaimedHook, Inner};
 
 struct Locked {
     cancelled: bool,
@@ -80,17 +82,40 @@ impl Node {
 
     /// Cancels this token and its descendants: every scope registered with
     /// any of them expires. Idempotent.
+    ///
+    /// The `interruptible` hooks of the threads reached run here, after
+    /// every scope has expired; if one panics, the others still run and the
+    /// first panic is resumed at the end.
     pub fn cancel(&self) {
-        let mut next = self.cancel_one();
+        let mut hooks = Vec::new();
+        let mut next = self.cancel_one(&mut hooks);
         while let Some(node) = next.pop() {
-            next.extend(node.cancel_one());
+            next.extend(node.cancel_one(&mut hooks));
+        }
+        let mut first_panic = None;
+        for hook in hooks {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| hook.run())) {
+                match first_panic {
+                    None => first_panic = Some(payload),
+                    // The payload's drop is user code too; a panic out of
+                    // it is forgotten.
+                    Some(_) => {
+                        if let Err(p) = catch_unwind(AssertUnwindSafe(|| drop(payload))) {
+                            std::mem::forget(p);
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(payload) = first_panic {
+            resume_unwind(payload);
         }
     }
 
-    /// Cancels this token alone; returns its live children, for the caller
-    /// to cancel (a loop, not recursion: a deep chain of children must not
-    /// overflow the stack).
-    fn cancel_one(&self) -> Vec<Arc<Node>> {
+    /// Cancels this token alone, claiming the hooks to run; returns its
+    /// live children, for the caller to cancel (a loop, not recursion: a
+    /// deep chain of children must not overflow the stack).
+    fn cancel_one(&self, hooks: &mut Vec<ClaimedHook>) -> Vec<Arc<Node>> {
         let (runners, children) = {
             let mut l = lock(&self.locked);
             if l.cancelled {
@@ -102,18 +127,20 @@ impl Node {
                 std::mem::take(&mut l.children),
             )
         };
-        for (inner, id) in runners {
-            inner.expire_scope(id);
-        }
+        hooks.extend(
+            runners
+                .iter()
+                .filter_map(|(inner, id)| inner.expire_scope_claiming(*id)),
+        );
         children.iter().filter_map(Weak::upgrade).collect()
     }
 
     /// Opens scope `id` on `inner` (the calling thread's state) and
     /// registers it, unless the token is cancelled: then it opens nothing
-    /// and returns false.
-    pub fn enter(&self, inner: &Arc<Inner>, id: u64) -> bool {
+    /// and returns false. `unwinding`: see `Inner::push_scope_in`.
+    pub fn enter(&self, inner: &Arc<Inner>, id: u64, unwinding: bool) -> bool {
         // The scope exists before a canceller can find the registration.
-        inner.push_scope(id, false);
+        inner.push_scope_in(id, false, unwinding);
         let mut l = lock(&self.locked);
         if l.cancelled {
             drop(l);
