@@ -7,7 +7,7 @@
 //! ```
 //!
 //! Sections: `checkpoint` (a), `kernels` (b), `kill` (c), `wake` (d),
-//! `scale` (e), `timeout` (f). The table goes to stdout as Markdown (the
+//! `scale` (e), `timeout` (f), `cancel` (g). The table goes to stdout as Markdown (the
 //! README's "Performance" section is a copy); progress goes to stderr.
 //!
 //! A hand-rolled harness rather than criterion: the figures are ratios of
@@ -16,6 +16,7 @@
 //! measures one closure at a time against its own saved baseline and would
 //! take several minutes per figure at its default sampling.
 
+mod cancel;
 mod checkpoint;
 mod kernels;
 mod latency;
@@ -100,6 +101,11 @@ fn main() {
         eprintln!("(f) with_timeout");
         t.section("(f) with_timeout");
         timeout::run(&mut t);
+    }
+    if want("cancel") {
+        eprintln!("(g) cancel tokens");
+        t.section("(g) cancel tokens");
+        cancel::run(&mut t);
     }
     println!(
         "machine: {}; load average {} before, {} after\n",
