@@ -562,38 +562,40 @@ fn current_is_a_killer_on_killable_threads_only() {
 
 #[test]
 fn a_panicking_interrupt_hook_skips_no_cancellation() {
-    // Two threads blocked in `interruptible` under one token; both hooks
-    // unblock their call, one then panics. Both runs are cancelled, and the
-    // panic reaches the canceller.
+    // Two threads blocked in `interruptible` under one token; each hook
+    // unblocks its call, then panics. Both runs are cancelled, whichever
+    // hook runs first, and one panic reaches the canceller.
     let token = CancelToken::new();
     let started = Arc::new(Barrier::new(3));
-    let workers: Vec<_> = (0..2)
-        .map(|i| {
-            let (t, started) = (token.clone(), started.clone());
-            std::thread::spawn(move || {
-                let (unblock, blocked) = std::sync::mpsc::channel::<()>();
-                let unblock = std::sync::Mutex::new(unblock);
-                t.run(|| {
-                    interruptible(
-                        || {
-                            started.wait();
-                            let _ = blocked.recv_timeout(HOUR);
-                        },
-                        move || {
-                            let _ = unblock.lock().unwrap().send(());
-                            if i == 0 {
-                                panic!("hook failed");
-                            }
-                        },
-                    )
-                })
-            })
-        })
-        .collect();
+    let (done, results) = mpsc::channel();
+    for _ in 0..2 {
+        let (t, started, done) = (token.clone(), started.clone(), done.clone());
+        std::thread::spawn(move || {
+            let (unblock, blocked) = std::sync::mpsc::channel::<()>();
+            let unblock = std::sync::Mutex::new(unblock);
+            let r = t.run(|| {
+                interruptible(
+                    || {
+                        started.wait();
+                        let _ = blocked.recv_timeout(HOUR);
+                    },
+                    move || {
+                        let _ = unblock.lock().unwrap().send(());
+                        panic!("hook failed");
+                    },
+                )
+            });
+            done.send(r).unwrap();
+        });
+    }
     started.wait();
     let r = catch_unwind(AssertUnwindSafe(|| token.cancel()));
     assert_eq!(*r.unwrap_err().downcast::<&str>().unwrap(), "hook failed");
-    for w in workers {
-        assert_eq!(w.join().unwrap(), Err(Cancelled));
+    for _ in 0..2 {
+        // Bounded: a run the cancel skipped would block for an hour.
+        let r = results
+            .recv_timeout(BOUND)
+            .expect("every run was cancelled");
+        assert_eq!(r, Err(Cancelled));
     }
 }
