@@ -599,3 +599,30 @@ fn a_panicking_interrupt_hook_skips_no_cancellation() {
         assert_eq!(r, Err(Cancelled));
     }
 }
+
+#[test]
+fn a_run_entered_in_a_destructor_during_an_unwind_gets_its_own_cancel() {
+    // As for `with_timeout`: its own cancellation unwinds its body back to
+    // it, never into the outer unwind, which goes on unchanged.
+    struct RunInDrop(
+        CancelToken,
+        Arc<std::sync::Mutex<Option<Result<(), Cancelled>>>>,
+    );
+    impl Drop for RunInDrop {
+        fn drop(&mut self) {
+            let r = self.0.run(|| {
+                self.0.cancel();
+                spin_for(BOUND) // Ok after 10 s if the cancel never landed
+            });
+            *self.1.lock().unwrap() = Some(r.map(drop));
+        }
+    }
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let s = seen.clone();
+    let outer = catch_unwind(AssertUnwindSafe(move || {
+        let _d = RunInDrop(CancelToken::new(), s);
+        std::panic::resume_unwind(Box::new("outer"));
+    }));
+    assert_eq!(*outer.unwrap_err().downcast::<&str>().unwrap(), "outer");
+    assert_eq!(*seen.lock().unwrap(), Some(Err(Cancelled)));
+}
