@@ -118,10 +118,16 @@
 //! included; [`catch`] catches it by type (Rust's `try … except E`) and lets
 //! the thread carry on; uncaught, it ends the thread and
 //! [`JoinError::downcast_raised`] gives it back to the joiner. Raises queue:
-//! several before delivery are delivered in order, one per checkpoint. A raise
-//! on a thread that has finished (or is being terminated) hands the value
-//! back in `Err`: nothing is silently lost, except raises still queued when
-//! the thread returns normally, which are dropped with its state.
+//! several before delivery are delivered in order, one per checkpoint, up to
+//! [`MAX_QUEUED_RAISES`] waiting at a time. A raise on a thread that has
+//! finished, is being terminated or has a full queue hands the value back in
+//! `Err`. A raise that was accepted (`Ok`) but is never delivered, because
+//! the thread returned first or a `terminate` overtook it, is dropped on that
+//! thread as it exits, before its join returns. Each such drop is user code
+//! run by the runtime: a panic in it is caught and counted
+//! ([`registry::drop_panics`]), and never changes the thread's result nor
+//! aborts the process; so is dropping the value inside a [`JoinError`]
+//! (a [`Payload`]).
 //!
 //! ```
 //! use killable::{catch, killable, KillableThread};
