@@ -117,67 +117,102 @@ pub(crate) type HookFn = dyn Fn(KillKind) + Send + Sync;
 #[derive(Clone, Copy)]
 pub(crate) struct HookPtr(*const HookFn);
 
-// SAFETY: the pointee is `Send + Sync`. It is dereferenced only through a
-// `ClaimedHook`, taken under `Inner::hook`'s mutex while armed, and
-// `disarm_hook` (which `interruptible` calls before the pointee's borrow
-// ends) waits until no claim is outstanding.
+// SAFETY: the pointee is `Send + Sync`. It is dereferenced only by
+// `ClaimedHook::run`, after it found its claim still in the slot and marked
+// it running, under `Inner::hook`'s mutex; `disarm_hook` (which
+// `interruptible` calls before the pointee's borrow ends) withdraws a claim
+// that has not started and waits for one that is running.
 unsafe impl Send for HookPtr {}
 
-/// The hook slot, under `Inner::hook`. The mutex is held only to change these
-/// fields, never while a hook runs (`std::stop_callback`'s design): a killer
-/// claims the armed hook (`fired`, `running`), releases the mutex, runs it,
-/// and takes the mutex again to clear `running`. `disarm_hook` waits for a
-/// running hook, unless it runs on the disarming thread itself. So no kill,
-/// and not the timer thread, ever waits on a lock held across user code.
+/// The hooks lent by the `interruptible` calls on the thread's stack, under
+/// `Inner::hook`. The mutex is held only to change these fields, never while
+/// a hook runs (`std::stop_callback`'s design): a killer claims the armed
+/// hook, releases the mutex, marks its claim running and runs it, then takes
+/// the mutex again to clear the claim. `disarm_hook` withdraws a claim that
+/// has not started running, and waits for one that runs on another thread.
+/// So no kill, and not the timer thread, ever waits on a lock held across
+/// user code.
 #[derive(Default)]
 struct HookSlot {
-    armed: Option<HookPtr>,
-    fired: bool,
-    /// The armed hook was claimed and has not finished running; the id of
-    /// the thread that claimed it.
-    running: Option<ThreadId>,
-    /// The `(armed, fired)` of enclosing `interruptible` calls, innermost
-    /// last: a nested call displaces its caller's hook until it returns.
-    enclosing: Vec<(Option<HookPtr>, bool)>,
+    /// Outermost first; the last one is armed, the others are displaced by
+    /// nested calls until those return.
+    levels: Vec<Level>,
+    next_claim: u64,
 }
 
-/// A hook a killer has claimed: it must run it (or drop it, which releases
-/// the claim without running it). Until then the owner's `disarm_hook` waits,
-/// which keeps both the hook and the state alive: this is why it can hold raw
-/// pointers, and why it may be sent to another thread to run.
-#[must_use = "a claimed hook holds the owner's `interruptible` until it is run or dropped"]
+struct Level {
+    hook: HookPtr,
+    /// Claimed once already: on_kill runs at most once per call.
+    fired: bool,
+    claim: Option<Claim>,
+}
+
+#[derive(Clone, Copy)]
+struct Claim {
+    id: u64,
+    /// The thread running the hook, once it has started.
+    running_on: Option<ThreadId>,
+}
+
+impl HookSlot {
+    fn claim_mut(&mut self, id: u64) -> Option<&mut Option<Claim>> {
+        self.levels
+            .iter_mut()
+            .map(|l| &mut l.claim)
+            .find(|c| c.is_some_and(|c| c.id == id))
+    }
+}
+
+/// A hook a killer has claimed, to run with no lock held (or drop, which
+/// releases the claim without running it).
+///
+/// Whoever holds one keeps the state alive until it is dropped: killers
+/// call through a reference to it, and the timer hands an `Arc` along with
+/// it to the hook thread. The hook itself is only called if the claim is
+/// still in the slot when `run` starts; from then on `disarm_hook` waits.
+#[must_use = "a claimed hook does nothing until it is run"]
 pub struct ClaimedHook {
     inner: *const Inner,
     hook: HookPtr,
     kind: KillKind,
+    id: u64,
 }
 
-// SAFETY: both pointees are `Sync` (`Inner` is all mutexes and atomics; the
-// hook is `Send + Sync`), and they stay alive until this claim is released
-// (`Drop` below): the owner's `interruptible` frame, which owns an `Arc` of
-// the state and borrows the hook, cannot return before `disarm_hook`, and
-// `disarm_hook` waits for `running` to be cleared.
-unsafe impl Send for ClaimedHook {}
-
 impl ClaimedHook {
-    /// Runs the hook, then releases the claim (also if the hook panics; the
-    /// panic goes on to the caller).
+    /// Runs the hook, unless the `interruptible` call that lent it has
+    /// returned meanwhile (then the operation needs no unblocking), and
+    /// releases the claim (also if the hook panics; the panic goes on to the
+    /// caller).
     pub fn run(self) {
-        // SAFETY: see `unsafe impl Send for ClaimedHook`; the claim is held
-        // until `self` drops, after the call.
+        {
+            // SAFETY: the holder keeps the state alive (see the type's docs).
+            let inner = unsafe { &*self.inner };
+            let mut h = lock(&inner.hook);
+            match h.claim_mut(self.id) {
+                Some(Some(c)) => c.running_on = Some(current_thread_id()),
+                // Withdrawn by `disarm_hook`: `interruptible` has returned.
+                _ => return,
+            }
+        }
+        // SAFETY: the claim is marked running, so `disarm_hook`, which must
+        // run before the hook's borrow ends, waits until `self` is dropped,
+        // after the call.
         unsafe { (*self.hook.0)(self.kind) };
     }
 }
 
 impl Drop for ClaimedHook {
     fn drop(&mut self) {
-        // SAFETY: the claim is still held here, so the state is alive.
+        // SAFETY: the holder keeps the state alive (see the type's docs).
         let inner = unsafe { &*self.inner };
         let mut h = lock(&inner.hook);
-        h.running = None;
-        // Under the lock, so the disarming owner (which must take the lock to
-        // see `running` cleared) cannot free the state before this is done.
-        inner.hook_done.notify_all();
+        if let Some(c) = h.claim_mut(self.id) {
+            *c = None;
+            // Under the lock, so that the disarming owner, which must take
+            // the lock to see the claim gone, cannot go on before this is
+            // done.
+            inner.hook_done.notify_all();
+        }
     }
 }
 
@@ -520,18 +555,21 @@ impl Inner {
 
     /// Claims the armed hook if it has not fired (at most once per arming).
     fn claim(&self, h: &mut HookSlot, kind: KillKind) -> Option<ClaimedHook> {
-        match (h.armed, h.fired) {
-            (Some(hook), false) => {
-                h.fired = true;
-                h.running = Some(current_thread_id());
-                Some(ClaimedHook {
-                    inner: self,
-                    hook,
-                    kind,
-                })
-            }
-            _ => None,
-        }
+        let id = h.next_claim;
+        let level = h.levels.last_mut().filter(|l| !l.fired)?;
+        level.fired = true;
+        level.claim = Some(Claim {
+            id,
+            running_on: None,
+        });
+        let hook = level.hook;
+        h.next_claim += 1;
+        Some(ClaimedHook {
+            inner: self,
+            hook,
+            kind,
+            id,
+        })
     }
 
     /// Lends `hook` to killers until `disarm_hook`, displacing the hook of an
@@ -541,9 +579,8 @@ impl Inner {
     ///
     /// # Safety
     ///
-    /// The caller must call `disarm_hook` before `hook`'s borrow ends, and
-    /// before its last `Arc` of this state is dropped, on every path including
-    /// unwinding, in LIFO order with nested calls.
+    /// The caller must call `disarm_hook` before `hook`'s borrow ends, on
+    /// every path including unwinding, in LIFO order with nested calls.
     pub unsafe fn arm_hook<'a>(&self, hook: &'a (dyn Fn(KillKind) + Send + Sync + 'a)) -> bool {
         let mut h = lock(&self.hook);
         // Tested under the hook mutex: a killer records its kill before it
@@ -555,8 +592,11 @@ impl Inner {
         // SAFETY (of the lifetime erasure): see the function's contract.
         let ptr: *const (dyn Fn(KillKind) + Send + Sync + 'a) = hook;
         let ptr: *const HookFn = unsafe { std::mem::transmute(ptr) };
-        let displaced = (h.armed.replace(HookPtr(ptr)), std::mem::take(&mut h.fired));
-        h.enclosing.push(displaced);
+        h.levels.push(Level {
+            hook: HookPtr(ptr),
+            fired: false,
+            claim: None,
+        });
         true
     }
 
@@ -591,24 +631,27 @@ impl Inner {
         let me = current_thread_id();
         let mut h = lock(&self.hook);
         // A hook running on this very thread (it killed its own thread from
-        // inside `op`, and `op` is returning through it) is not waited for:
-        // that would wait for ourselves.
-        while h.running.is_some_and(|t| t != me) {
+        // inside `op`) is not waited for: that would wait for ourselves.
+        while h
+            .levels
+            .last()
+            .and_then(|l| l.claim)
+            .is_some_and(|c| c.running_on.is_some_and(|t| t != me))
+        {
             h = self
                 .hook_done
                 .wait(h)
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
-        // Any kill recorded now was recorded while the hook was armed: arming
-        // is refused with a kill pending, and kills are only cleared by
-        // deliveries on this thread, which `interruptible` does not make
-        // while armed.
+        // Popping the level withdraws a claim that has not started: the
+        // operation it would have unblocked has returned.
+        h.levels.pop();
+        // A kill pending now was recorded while the hook was armed (arming is
+        // refused with one pending).
         let killed = self.pending() != 0;
-        (h.armed, h.fired) = h.enclosing.pop().unwrap_or_default();
         // Not while unwinding: the enclosing operation is being unwound
         // through, not resumed, and a panicking hook would abort.
-        if h.armed.is_some()
-            && !h.fired
+        if h.levels.last().is_some_and(|l| !l.fired)
             && !std::thread::panicking()
             && self.survives_one_delivery()
         {

@@ -626,7 +626,7 @@ pub(crate) fn run<T>(
             Box::new(move || {
                 if let Some(e) = weak.upgrade() {
                     if let (_, Some(hook)) = e.state.terminate_claiming() {
-                        timer::run_hook_later(hook);
+                        timer::run_hook_later(hook, e.state.clone());
                     }
                 }
             }),
