@@ -568,3 +568,28 @@ fn a_queued_deadline_hook_is_withdrawn_when_op_returns_on_its_own() {
     assert_eq!(calls.count(), 0, "a withdrawn hook is never called");
     assert_eq!(slow.join().unwrap(), Err(TimedOut));
 }
+
+/// A thread's own deadline (`Builder::deadline`) reaches `on_kill` as a
+/// termination, from the hook thread, not the timer thread.
+#[test]
+fn a_thread_deadline_calls_on_kill_from_the_hook_thread() {
+    use killable::KillKind;
+    let calls = Calls::default();
+    let c = calls.clone();
+    let kinds = Arc::new(Mutex::new(Vec::new()));
+    let k = kinds.clone();
+    let t = killable::Builder::new()
+        .deadline(Instant::now() + Duration::from_millis(50))
+        .spawn(move || {
+            let (op, unblock) = blocker();
+            interruptible(op, move |kind: KillKind| {
+                c.record();
+                k.lock().unwrap().push(kind);
+                unblock();
+            })
+        })
+        .unwrap();
+    assert!(t.join().unwrap_err().is_terminated());
+    assert_eq!(*kinds.lock().unwrap(), [KillKind::Terminate]);
+    assert_eq!(calls.thread().as_deref(), Some("killable-hooks"));
+}
