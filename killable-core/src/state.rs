@@ -31,6 +31,12 @@ pub const DEADLINE: u32 = 1 << 1;
 /// At least one raised value is queued: edge-triggered, one per delivery.
 pub const RAISE: u32 = 1 << 2;
 
+/// How many raised values may wait for delivery on one thread; `raise`
+/// hands the value back beyond that. Bounds the memory a thread that holds
+/// kills back (a long shield, a long call without checkpoints) can be made
+/// to hold by raisers.
+pub const MAX_QUEUED_RAISES: usize = 32;
+
 /// Whether a kill can unwind in this build. Under `panic = "abort"` an unwind
 /// would abort the process, so kills are refused instead (see the crate docs).
 pub(crate) const KILLS_UNWIND: bool = cfg!(panic = "unwind");
@@ -244,6 +250,11 @@ struct Locked {
     thread: Option<Thread>,
     /// Threads parked in a join of this thread, unparked when it finishes.
     joiners: Vec<Thread>,
+    /// Set by [`Inner::mark_ended`]: the OS thread has run all the code it
+    /// ever will, thread-local destructors included.
+    ended: bool,
+    /// Threads waiting for `ended`, unparked when it is set.
+    end_waiters: Vec<Thread>,
 }
 
 /// The shared state of one killable thread.
@@ -288,6 +299,8 @@ impl Inner {
                 counted: false,
                 thread: None,
                 joiners: Vec::new(),
+                ended: false,
+                end_waiters: Vec::new(),
             }),
             hook: Mutex::new(HookSlot::default()),
             hook_done: Condvar::new(),
@@ -333,11 +346,16 @@ impl Inner {
     }
 
     /// Queues a raised value. Hands it back if the thread has finished, is
-    /// being terminated, or kills cannot unwind in this build.
+    /// being terminated, already has [`MAX_QUEUED_RAISES`] queued, or kills
+    /// cannot unwind in this build.
     pub fn raise<E: Any + Send>(&self, exc: E) -> Result<(), E> {
         {
             let mut l = lock(&self.locked);
-            if !KILLS_UNWIND || l.finished || self.pending.load(Relaxed) & TERMINATE != 0 {
+            if !KILLS_UNWIND
+                || l.finished
+                || self.pending.load(Relaxed) & TERMINATE != 0
+                || l.raises.len() >= MAX_QUEUED_RAISES
+            {
                 return Err(exc);
             }
             l.raises.push_back(Box::new(exc));
@@ -490,9 +508,11 @@ impl Inner {
                 .any(|s| s.unwinding && s.expired)
     }
 
-    /// Called once by the owner when its body has returned or unwound: from
-    /// now on kills are refused. Raises still queued are dropped here, after
-    /// the lock is released, since their destructors are user code.
+    /// Called once by the owner when its body has returned or unwound (or
+    /// for a spawn that failed): from now on kills are refused, and joiners
+    /// waiting for this are woken. Returns the raises still queued, for the
+    /// caller to drop after the lock is released, since their destructors
+    /// are user code.
     pub fn finish(&self) -> VecDeque<Box<dyn Any + Send>> {
         let (dropped, joiners) = {
             let mut l = lock(&self.locked);
@@ -524,10 +544,43 @@ impl Inner {
 
     /// Undoes `add_joiner` for a join that gave up (timeout or kill).
     pub fn remove_joiner(&self, me: &Thread) {
-        let mut l = lock(&self.locked);
-        if let Some(pos) = l.joiners.iter().position(|t| t.id() == me.id()) {
-            l.joiners.swap_remove(pos);
+        remove_thread(&mut lock(&self.locked).joiners, me);
+    }
+
+    /// Records that the OS thread has run all the code it ever will (its
+    /// last thread-local destructor, or a spawn that never created it), and
+    /// wakes the threads waiting for that. Implies nothing about `finish`,
+    /// which always comes first.
+    pub fn mark_ended(&self) {
+        let waiters = {
+            let mut l = lock(&self.locked);
+            l.ended = true;
+            std::mem::take(&mut l.end_waiters)
+        };
+        for w in waiters {
+            w.unpark();
         }
+    }
+
+    /// Whether [`mark_ended`](Self::mark_ended) has run.
+    pub fn has_ended(&self) -> bool {
+        lock(&self.locked).ended
+    }
+
+    /// Registers `me` to be unparked by `mark_ended`. Returns false
+    /// (registering nothing) if it has already run.
+    pub fn add_end_waiter(&self, me: &Thread) -> bool {
+        let mut l = lock(&self.locked);
+        if l.ended {
+            return false;
+        }
+        l.end_waiters.push(me.clone());
+        true
+    }
+
+    /// Undoes `add_end_waiter` for a wait that gave up (timeout or kill).
+    pub fn remove_end_waiter(&self, me: &Thread) {
+        remove_thread(&mut lock(&self.locked).end_waiters, me);
     }
 
     /// Wakes the owner after a kill was recorded: unpark for killable waits,
@@ -662,6 +715,12 @@ impl Inner {
             }
         }
         killed
+    }
+}
+
+fn remove_thread(list: &mut Vec<Thread>, me: &Thread) {
+    if let Some(pos) = list.iter().position(|t| t.id() == me.id()) {
+        list.swap_remove(pos);
     }
 }
 
