@@ -1033,7 +1033,13 @@ fn chaos() {
             .env("KILLABLE_CHAOS_LAST", (first + cases).to_string())
             .env(
                 "KILLABLE_CHAOS_STOP_MS",
-                left.as_millis().max(1).to_string(),
+                // 0: no budget.
+                if secs == 0 {
+                    0
+                } else {
+                    left.as_millis().max(1)
+                }
+                .to_string(),
             )
             .env("KILLABLE_CHAOS_SECS", "0")
             .stdout(Stdio::piped())
@@ -1065,6 +1071,13 @@ fn chaos() {
             } else if line.starts_with("ok ") {
                 running = None;
                 done += 1;
+                if done % 10_000 == 0 {
+                    let secs = started.elapsed().as_secs_f64();
+                    println!(
+                        "chaos: {done} cases in {secs:.0} s, {} failed",
+                        failures.len()
+                    );
+                }
             } else if let Some(rest) = line.strip_prefix("fail ") {
                 why = Some(rest.split_once(": ").map_or(rest, |(_, w)| w).to_string());
             }
