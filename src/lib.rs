@@ -216,7 +216,7 @@
 //! [`with_timeout`] scope covers only the thread that opened it: a scope
 //! *around* `par_iter()` or `install` does not reach the jobs. Open the scope
 //! *inside* each job instead: the job is then bounded, and the pool thread
-//! survives its expiry and runs the next job (`tests/rayon.rs` checks both).
+//! survives its expiry and runs the next job (`tests-integration/tests/rayon.rs` checks both).
 //! One caution: a job that itself calls `rayon::join`, `scope` or a nested
 //! parallel iterator may run stolen, unrelated jobs while inside the scope,
 //! and an expiry would unwind those too; keep `with_timeout` around leaf work.

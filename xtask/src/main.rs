@@ -17,6 +17,14 @@
 //! 2024) and runs `cargo clippy -- -D warnings` on it with `#![deny(warnings)]` and
 //! `#![warn(clippy::pedantic)]`: the expansion must compile everywhere and add no warning.
 //!
+//! ```text
+//! cargo run --manifest-path xtask/Cargo.toml -- lints
+//! cargo run --manifest-path xtask/Cargo.toml -- lints --crates [CRATE ...]
+//! ```
+//! Compares `cargo clippy` (pedantic) diagnostics with and without the attribute on every
+//! function (see `lints`): on the fixture crates of `xtask/lint-fixtures/` (offline, in
+//! `.ci/run`), or on real crates downloaded as for `robustness` (the same default set).
+//!
 //! Work happens under `target/xtask/` of the repository; nothing here is part of
 //! `cargo test --workspace`.
 
@@ -24,6 +32,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+// The attribute's own reading of 2015 syntax, so the functions of a 2015 crate are found.
+#[path = "../../killable-macros/src/edition2015.rs"]
+mod edition2015;
+mod lints;
 mod rewrite;
 
 const DEFAULT_CRATES: &[&str] = &["semver", "itoa", "smallvec", "hex"];
@@ -33,7 +45,15 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("robustness") => robustness(&args[1..]),
         Some("editions") => editions(),
-        _ => Err("usage: xtask robustness [CRATE ...] | xtask editions".to_owned()),
+        Some("lints") => match args.get(1).map(String::as_str) {
+            None => lints::fixtures().and_then(|f| lints::compare(&f)),
+            Some("--crates") => lint_crates(&args[2..]),
+            Some(other) => Err(format!("unknown argument {other}")),
+        },
+        _ => Err(
+            "usage: xtask robustness [CRATE ...] | xtask editions | xtask lints [--crates [CRATE ...]]"
+                .to_owned(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -44,14 +64,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask/ is inside the repository")
         .to_path_buf()
 }
 
-fn work_dir(name: &str) -> PathBuf {
+pub(crate) fn work_dir(name: &str) -> PathBuf {
     let dir = repo().join("target").join("xtask").join(name);
     fs::create_dir_all(&dir).expect("create the work directory");
     dir
@@ -72,13 +92,35 @@ fn run(cmd: &mut Command) -> Result<String, String> {
     }
 }
 
-fn robustness(names: &[String]) -> Result<(), String> {
-    let names: Vec<String> = if names.is_empty() {
+/// `xtask lints --crates`: the lint comparison on real crates (the robustness set by default).
+fn lint_crates(names: &[String]) -> Result<(), String> {
+    let names = crate_names(names);
+    let work = work_dir("lints");
+    let vendor = vendor(&work, &names)?;
+    let subjects = names
+        .iter()
+        .map(|name| {
+            let dir = find_vendored(&vendor, name)?;
+            Ok(lints::Subject {
+                name: dir.file_name().unwrap().to_string_lossy().into_owned(),
+                dir,
+                all_targets: true,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    lints::compare(&subjects)
+}
+
+fn crate_names(names: &[String]) -> Vec<String> {
+    if names.is_empty() {
         DEFAULT_CRATES.iter().map(|s| (*s).to_owned()).collect()
     } else {
         names.to_vec()
-    };
-    let work = work_dir("robustness");
+    }
+}
+
+/// Downloads the newest version of each crate (and what its tests need) with `cargo vendor`.
+fn vendor(work: &Path, names: &[String]) -> Result<PathBuf, String> {
     let fetch = work.join("fetch");
     fs::create_dir_all(fetch.join("src")).map_err(|e| e.to_string())?;
     let deps: String = names.iter().map(|n| format!("{n} = \"*\"\n")).collect();
@@ -97,6 +139,13 @@ fn robustness(names: &[String]) -> Result<(), String> {
         .args(["vendor", "--versioned-dirs", "--manifest-path"])
         .arg(fetch.join("Cargo.toml"))
         .arg(&vendor))?;
+    Ok(vendor)
+}
+
+fn robustness(names: &[String]) -> Result<(), String> {
+    let names = crate_names(names);
+    let work = work_dir("robustness");
+    let vendor = vendor(&work, &names)?;
 
     let mut summary = Vec::new();
     let mut ok = true;
@@ -177,7 +226,7 @@ fn find_vendored(vendor: &Path, name: &str) -> Result<PathBuf, String> {
 }
 
 /// Makes the copy its own workspace and, for the instrumented one, depends it on `killable`.
-fn detach(dir: &Path, killable: Option<&Path>) -> Result<(), String> {
+pub(crate) fn detach(dir: &Path, killable: Option<&Path>) -> Result<(), String> {
     let manifest = dir.join("Cargo.toml");
     let mut text = fs::read_to_string(&manifest).map_err(|e| e.to_string())?;
     text.push_str("\n[workspace]\n");
@@ -216,7 +265,7 @@ fn test_counts(dir: &Path, target: &Path) -> Result<Counts, String> {
     Ok(counts)
 }
 
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+pub(crate) fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     fs::create_dir_all(to)?;
     for entry in fs::read_dir(from)? {
         let entry = entry?;
