@@ -107,8 +107,6 @@ const FAMILIES: &[(&str, &str)] = &[
 const DEFAULT_OFF: &[&str] = &[
     "nul_name",
     "huge_stack",
-    "scope",
-    "drop_deadline",
     "panic_drop",
     "raise_fate",
     "slow_tls",
@@ -772,6 +770,9 @@ fn run_case(seed: u64, sw: Switches) -> Result<(), String> {
                 .map(|_| gen_op(&mut r, 0, &w.sw))
                 .collect(),
         );
+        if std::env::var_os("KILLABLE_CHAOS_PRINT").is_some() {
+            eprintln!("root: {op:?}");
+        }
         let kind = match gen_spawn(&mut r, &w.sw) {
             k @ (SpawnKind::NulName | SpawnKind::HugeStack) if r.chance(50) => k,
             SpawnKind::NulName | SpawnKind::HugeStack => SpawnKind::Plain,
