@@ -79,6 +79,11 @@ const FAMILIES: &[(&str, &str)] = &[
         "killable::scope with children, killed from outside (finding 4)",
     ),
     (
+        "scope_panic",
+        "a scope body that panics: its wait for children runs during the unwind, where a \
+         terminate of the thread cannot reach them (found by this harness)",
+    ),
+    (
         "slow_hook",
         "on_kill hooks that block longer than LATE (finding 5)",
     ),
@@ -108,6 +113,7 @@ const DEFAULT_OFF: &[&str] = &[
     "nul_name",
     "huge_stack",
     "panic_drop",
+    "scope_panic",
     "raise_fate",
     "slow_tls",
 ];
@@ -655,20 +661,36 @@ fn run(op: &Op, w: &Arc<World>, r: &mut Rng, env: Env) {
             let _ = registry::join_all(*d);
         }
         Op::Spawn(kind, seed, body) => spawn_one(w, *kind, *seed, (**body).clone()),
-        Op::Scope(kids, body) => scope(|s| {
-            for (seed, kid) in kids {
-                // No kill can unwind this body out of a shield or an
-                // unwinding destructor, so nothing would end the spin.
-                let kid = match kid {
-                    Op::Spin if env.shielded || env.in_drop => &Op::Work(1_000),
-                    kid => kid,
-                };
-                let kw = w.clone();
-                let t = s.spawn(move || run(kid, &kw, &mut Rng(*seed), Env::default()));
-                lock(&w.killers).push(t.killer());
+        Op::Scope(kids, body) => {
+            let mut panic = None;
+            scope(|s| {
+                for (seed, kid) in kids {
+                    // No kill can unwind this body out of a shield or an
+                    // unwinding destructor, so nothing would end the spin.
+                    let kid = match kid {
+                        Op::Spin if env.shielded || env.in_drop => &Op::Work(1_000),
+                        kid => kid,
+                    };
+                    let kw = w.clone();
+                    let t = s.spawn(move || run(kid, &kw, &mut Rng(*seed), Env::default()));
+                    lock(&w.killers).push(t.killer());
+                }
+                if w.sw.on("scope_panic") {
+                    return run(body, w, r, env);
+                }
+                // Off: a panic (not a kill) is carried past the scope, so that
+                // the scope's wait does not run during its unwind.
+                if let Err(p) = catch_unwind(AssertUnwindSafe(|| run(body, w, r, env))) {
+                    if killable::is_kill(&*p) {
+                        resume_unwind(p);
+                    }
+                    panic = Some(p);
+                }
+            });
+            if let Some(p) = panic {
+                resume_unwind(p);
             }
-            run(body, w, r, env);
-        }),
+        }
         Op::Shield(body) => {
             let env = Env {
                 shielded: true,
