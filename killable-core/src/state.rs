@@ -20,7 +20,7 @@
 
 use std::any::Any;
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering::{Acquire, Relaxed, SeqCst};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 
 use crate::prim::{current_thread_id, lock, AtomicU32, Condvar, Mutex, Thread, ThreadId};
 
@@ -313,8 +313,8 @@ impl Inner {
     }
 
     /// The pending bits, for the owner's lock-free test. Acquire pairs with
-    /// the release of the `locked` mutex by the killer, so a non-zero read is
-    /// followed by a locked read that sees the full kill.
+    /// `update`'s Release store, so a non-zero read also sees what the bits
+    /// announce (a queued raise, an expired scope).
     #[inline]
     pub fn pending(&self) -> u32 {
         self.pending.load(Acquire)
@@ -330,10 +330,21 @@ impl Inner {
     fn update(&self, l: &mut Locked, set: u32, clear: u32) {
         let old = self.pending.load(Relaxed);
         let new = (old | set) & !clear;
-        // SeqCst so that a waiter's later `pending()` test and a killer's
-        // wake-up cannot both miss each other (see the module docs); the
-        // mutex alone already orders it for the owner's locked reads.
-        self.pending.store(new, SeqCst);
+        // Release pairs with `pending()`'s Acquire. No SeqCst: the lost
+        // wake-up it could guard against (a waiter's test and a killer's
+        // wake missing each other) needs each side to write, then read what
+        // the other wrote, and here the wake reads nothing the waiter wrote
+        // without a lock between them:
+        // * a parked waiter: `wake` unparks the thread recorded in `locked`
+        //   whatever the waiter did, and an unpark before the park makes the
+        //   park return. The thread is recorded (`set_thread`, under
+        //   `locked`) before the owner's first test, so a kill recorded
+        //   before that is seen through the mutex.
+        // * an `interruptible` hook: armed, and `pending()` tested, under
+        //   `hook`'s mutex, which the killer takes after this store (and
+        //   after releasing `locked`): the test sees the store, or the killer
+        //   sees the hook.
+        self.pending.store(new, Release);
         let want = new != 0 && !l.finished;
         if want != l.counted {
             l.counted = want;
