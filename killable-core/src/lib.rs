@@ -47,7 +47,7 @@ std_only! {
     pub use catch::{catch, is_kill};
     pub use checkpoint::user_checkpoint as checkpoint;
     pub use error::{JoinError, Payload, TimedOut};
-    pub use interrupt::interruptible;
+    pub use interrupt::{interruptible, KillKind, OnKill};
     pub use scope::{scope, Scope, ScopedKillableThread};
     pub use shield::{is_shielded, shield};
     pub use sync::{park, park_timeout, sleep, sleep_until};
@@ -121,5 +121,7 @@ pub mod __testing {
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod __loom {
-    pub use crate::state::{Delivery, Inner, Kill, DEADLINE, PENDING_THREADS, RAISE, TERMINATE};
+    pub use crate::state::{
+        Delivery, Inner, Kill, KillKind, DEADLINE, PENDING_THREADS, RAISE, TERMINATE,
+    };
 }

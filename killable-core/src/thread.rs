@@ -701,7 +701,9 @@ pub(crate) fn run<T>(
             at,
             Box::new(move || {
                 if let Some(e) = weak.upgrade() {
-                    e.state.terminate();
+                    if let (_, Some(hook)) = e.state.terminate_claiming() {
+                        timer::run_hook_later(hook, e.state.clone());
+                    }
                 }
             }),
         )

@@ -29,7 +29,7 @@ pub(crate) enum Woke {
 /// unpark this thread. Spurious wake-ups are absorbed here.
 pub(crate) fn park_until(deadline: Option<Instant>, mut done: impl FnMut() -> bool) -> Woke {
     local::with_current(|inner| {
-        let inner = inner.filter(|_| local::can_deliver());
+        let inner = inner.filter(|_| local::allowed() != local::Allowed::Nothing);
         let _blocked = inner.map(Blocked::new);
         loop {
             if let Some(i) = inner {

@@ -177,7 +177,8 @@ fn a_scope_that_ends_in_time_leaves_no_trace() {
 fn the_hook_is_armed_only_with_nothing_pending_and_fires_once() {
     use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
     let calls = AtomicUsize::new(0);
-    let hook = || {
+    let hook = |kind: KillKind| {
+        assert_eq!(kind, KillKind::Raise, "told the kill that fired it");
         calls.fetch_add(1, SeqCst);
     };
     let inner = Inner::new();
@@ -186,7 +187,7 @@ fn the_hook_is_armed_only_with_nothing_pending_and_fires_once() {
     inner.raise(1u8).unwrap();
     inner.raise(2u8).unwrap();
     assert!(inner.terminate());
-    inner.disarm_hook();
+    assert!(inner.disarm_hook(), "kills were recorded while armed");
     assert_eq!(calls.load(SeqCst), 1, "on_kill runs at most once");
     inner.raise(3u8).unwrap_err();
     assert_eq!(calls.load(SeqCst), 1, "never after disarm");
