@@ -21,6 +21,7 @@
 use std::any::Any;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, SeqCst};
+use std::time::Instant;
 
 use crate::prim::{lock, AtomicU32, Mutex, Thread};
 
@@ -92,6 +93,10 @@ struct Locked {
     thread: Option<Thread>,
     /// Threads parked in a join of this thread, unparked when it finishes.
     joiners: Vec<Thread>,
+    /// Since when a kill has waited for the thread: set when `pending` turns
+    /// non-zero and again at each delivery that leaves something pending,
+    /// `None` while nothing is. For `registry::stalled`; outside the protocol.
+    pending_since: Option<Instant>,
 }
 
 /// The shared state of one killable thread.
@@ -134,6 +139,7 @@ impl Inner {
                 counted: false,
                 thread: None,
                 joiners: Vec::new(),
+                pending_since: None,
             }),
             hook: Mutex::new(HookSlot::default()),
         }
@@ -166,6 +172,13 @@ impl Inner {
         // wake-up cannot both miss each other (see the module docs); the
         // mutex alone already orders it for the owner's locked reads.
         self.pending.store(new, SeqCst);
+        if new == 0 {
+            l.pending_since = None;
+        } else if old == 0 {
+            // The killer's clock read, under the lock it already holds: the
+            // owner's checkpoint never reads a clock for this.
+            l.pending_since = Some(Instant::now());
+        }
         let want = new != 0 && !l.finished;
         if want != l.counted {
             l.counted = want;
@@ -264,20 +277,39 @@ impl Inner {
         let mut l = lock(&self.locked);
         let pending = self.pending.load(Relaxed);
         if pending & TERMINATE != 0 {
+            self.answered(&mut l);
             return Delivery::Deliver(Kill::Terminate);
         }
         if pending & DEADLINE != 0 {
             if let Some(s) = l.scopes.iter().find(|s| s.expired) {
-                return Delivery::Deliver(Kill::Deadline(s.id));
+                let id = s.id;
+                self.answered(&mut l);
+                return Delivery::Deliver(Kill::Deadline(id));
             }
         }
         if let Some(exc) = l.raises.pop_front() {
             if l.raises.is_empty() {
                 self.update(&mut l, 0, RAISE);
             }
+            self.answered(&mut l);
             return Delivery::Deliver(Kill::Raise(exc));
         }
         Delivery::Nothing
+    }
+
+    /// The owner is taking a kill: what is still pending after it (terminate
+    /// stays, more raises may be queued) waits from now on. Delivery path
+    /// only, never a checkpoint's fast path.
+    fn answered(&self, l: &mut Locked) {
+        if l.pending_since.is_some() {
+            l.pending_since = Some(Instant::now());
+        }
+    }
+
+    /// Since when a kill has waited for the owner to reach a checkpoint that
+    /// delivers it (or the last delivery, if one is still pending after it).
+    pub(crate) fn pending_since(&self) -> Option<Instant> {
+        lock(&self.locked).pending_since
     }
 
     /// Called once by the owner when its body has returned or unwound: from

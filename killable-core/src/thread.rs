@@ -626,6 +626,7 @@ pub(crate) fn run<T>(
             Box::new(move || {
                 if let Some(e) = weak.upgrade() {
                     e.state.terminate();
+                    crate::trace::deadline_fired();
                 }
             }),
         )

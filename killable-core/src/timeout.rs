@@ -102,6 +102,7 @@ pub fn with_deadline<R>(deadline: Instant, f: impl FnOnce() -> R) -> Result<R, T
             Box::new(move || {
                 if let Some(inner) = weak.upgrade() {
                     inner.expire_scope(id);
+                    crate::trace::deadline_fired();
                 }
             }),
         )

@@ -11,6 +11,11 @@
 //! | `kill delivered` | the killed thread, as it starts unwinding | `kind` (`terminate`, `deadline` or `raise`) |
 //! | `thread exit` | the killable thread, after its body ended | `outcome` (`returned`, `terminated`, `raised` or `panicked`) |
 //!
+//! A `WARN` event, `kill pending: the thread passes no checkpoint`, names a
+//! thread that left a kill pending past a threshold: see
+//! [`warn_stalled_after`](crate::registry::warn_stalled_after). Every
+//! function here that sends a kill tells its watcher (`stall`).
+//!
 //! The events go to whatever subscriber the application installed; the
 //! killed thread's own events carry its span context, so they nest under the
 //! spans it had entered.
@@ -36,6 +41,9 @@ mod on {
             accepted,
             "raise"
         );
+        if accepted {
+            crate::stall::kick();
+        }
     }
 
     pub(crate) fn terminate(entry: &Entry, reached: bool) {
@@ -46,10 +54,22 @@ mod on {
             reached,
             "terminate"
         );
+        if reached {
+            crate::stall::kick();
+        }
     }
 
     pub(crate) fn terminate_all(reached: usize) {
         tracing::debug!(target: "killable", reached, "terminate_all");
+        if reached > 0 {
+            crate::stall::kick();
+        }
+    }
+
+    /// A deadline fired, on the timer thread: no event (a subscriber must not
+    /// hold up the timer), only the watcher's kick.
+    pub(crate) fn deadline_fired() {
+        crate::stall::kick();
     }
 
     pub(crate) fn deliver(kill: &Kill) {
@@ -89,6 +109,8 @@ mod on {
     pub(crate) fn deliver(_: &Kill) {}
     #[inline(always)]
     pub(crate) fn exit<T>(_: &Result<T, JoinError>) {}
+    #[inline(always)]
+    pub(crate) fn deadline_fired() {}
 }
 
 pub(crate) use on::*;
