@@ -10,7 +10,7 @@
 //! (the cross-thread protocol) at the ground; `local` (the thread-local
 //! view), `checkpoint`, `shield`, `catch`, `timer`; `wait` (the one way
 //! anything blocks); `registry`, `thread`, `scope`, `timeout`, `interrupt`,
-//! `sync` on top.
+//! `sync` on top; `trace` and `stall` (the `tracing` feature) read them.
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_debug_implementations)]
@@ -37,6 +37,8 @@ std_only! {
     pub mod registry;
     mod scope;
     mod shield;
+    #[cfg(feature = "tracing")]
+    mod stall;
     pub mod sync;
     mod thread;
     mod timeout;

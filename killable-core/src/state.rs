@@ -21,6 +21,7 @@
 use std::any::Any;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
+use std::time::Instant;
 
 use crate::prim::{current_thread_id, lock, AtomicU32, Condvar, Mutex, Thread, ThreadId};
 
@@ -255,6 +256,10 @@ struct Locked {
     ended: bool,
     /// Threads waiting for `ended`, unparked when it is set.
     end_waiters: Vec<Thread>,
+    /// Since when a kill has waited for the thread: set when `pending` turns
+    /// non-zero and again at each delivery that leaves something pending,
+    /// `None` while nothing is. For `registry::stalled`; outside the protocol.
+    pending_since: Option<Instant>,
 }
 
 /// The shared state of one killable thread.
@@ -301,6 +306,7 @@ impl Inner {
                 joiners: Vec::new(),
                 ended: false,
                 end_waiters: Vec::new(),
+                pending_since: None,
             }),
             hook: Mutex::new(HookSlot::default()),
             hook_done: Condvar::new(),
@@ -345,6 +351,13 @@ impl Inner {
         //   after releasing `locked`): the test sees the store, or the killer
         //   sees the hook.
         self.pending.store(new, Release);
+        if new == 0 {
+            l.pending_since = None;
+        } else if old == 0 {
+            // The killer's clock read, under the lock it already holds: the
+            // owner's checkpoint never reads a clock for this.
+            l.pending_since = Some(Instant::now());
+        }
         let want = new != 0 && !l.finished;
         if want != l.counted {
             l.counted = want;
@@ -477,17 +490,21 @@ impl Inner {
         let mut l = lock(&self.locked);
         let pending = self.pending.load(Relaxed);
         if pending & TERMINATE != 0 {
+            self.answered(&mut l);
             return Delivery::Deliver(Kill::Terminate);
         }
         if pending & DEADLINE != 0 {
             if let Some(s) = l.scopes.iter().find(|s| s.expired) {
-                return Delivery::Deliver(Kill::Deadline(s.id));
+                let id = s.id;
+                self.answered(&mut l);
+                return Delivery::Deliver(Kill::Deadline(id));
             }
         }
         if let Some(exc) = l.raises.pop_front() {
             if l.raises.is_empty() {
                 self.update(&mut l, 0, RAISE);
             }
+            self.answered(&mut l);
             return Delivery::Deliver(Kill::Raise(exc));
         }
         Delivery::Nothing
@@ -517,6 +534,21 @@ impl Inner {
                 .scopes
                 .iter()
                 .any(|s| s.unwinding && s.expired)
+    }
+
+    /// The owner is taking a kill: what is still pending after it (terminate
+    /// stays, more raises may be queued) waits from now on. Delivery path
+    /// only, never a checkpoint's fast path.
+    fn answered(&self, l: &mut Locked) {
+        if l.pending_since.is_some() {
+            l.pending_since = Some(Instant::now());
+        }
+    }
+
+    /// Since when a kill has waited for the owner to reach a checkpoint that
+    /// delivers it (or the last delivery, if one is still pending after it).
+    pub(crate) fn pending_since(&self) -> Option<Instant> {
+        lock(&self.locked).pending_since
     }
 
     /// Called once by the owner when its body has returned or unwound (or

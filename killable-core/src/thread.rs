@@ -704,6 +704,7 @@ pub(crate) fn run<T>(
                     if let (_, Some(hook)) = e.state.terminate_claiming() {
                         timer::run_hook_later(hook, e.state.clone());
                     }
+                    crate::trace::deadline_fired();
                 }
             }),
         )
