@@ -20,7 +20,8 @@
 
 use std::any::Any;
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering::{Acquire, Relaxed, SeqCst};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
+use std::time::Instant;
 
 use crate::prim::{current_thread_id, lock, AtomicU32, Condvar, Mutex, Thread, ThreadId};
 
@@ -30,6 +31,12 @@ pub const TERMINATE: u32 = 1 << 0;
 pub const DEADLINE: u32 = 1 << 1;
 /// At least one raised value is queued: edge-triggered, one per delivery.
 pub const RAISE: u32 = 1 << 2;
+
+/// How many raised values may wait for delivery on one thread; `raise`
+/// hands the value back beyond that. Bounds the memory a thread that holds
+/// kills back (a long shield, a long call without checkpoints) can be made
+/// to hold by raisers.
+pub const MAX_QUEUED_RAISES: usize = 32;
 
 /// Whether a kill can unwind in this build. Under `panic = "abort"` an unwind
 /// would abort the process, so kills are refused instead (see the crate docs).
@@ -263,6 +270,15 @@ struct Locked {
     thread: Option<Thread>,
     /// Threads parked in a join of this thread, unparked when it finishes.
     joiners: Vec<Thread>,
+    /// Set by [`Inner::mark_ended`]: the OS thread has run all the code it
+    /// ever will, thread-local destructors included.
+    ended: bool,
+    /// Threads waiting for `ended`, unparked when it is set.
+    end_waiters: Vec<Thread>,
+    /// Since when a kill has waited for the thread: set when `pending` turns
+    /// non-zero and again at each delivery that leaves something pending,
+    /// `None` while nothing is. For `registry::stalled`; outside the protocol.
+    pending_since: Option<Instant>,
 }
 
 /// The shared state of one killable thread.
@@ -307,6 +323,9 @@ impl Inner {
                 counted: false,
                 thread: None,
                 joiners: Vec::new(),
+                ended: false,
+                end_waiters: Vec::new(),
+                pending_since: None,
             }),
             hook: Mutex::new(HookSlot::default()),
             hook_done: Condvar::new(),
@@ -319,8 +338,8 @@ impl Inner {
     }
 
     /// The pending bits, for the owner's lock-free test. Acquire pairs with
-    /// the release of the `locked` mutex by the killer, so a non-zero read is
-    /// followed by a locked read that sees the full kill.
+    /// `update`'s Release store, so a non-zero read also sees what the bits
+    /// announce (a queued raise, an expired scope).
     #[inline]
     pub fn pending(&self) -> u32 {
         self.pending.load(Acquire)
@@ -336,10 +355,28 @@ impl Inner {
     fn update(&self, l: &mut Locked, set: u32, clear: u32) {
         let old = self.pending.load(Relaxed);
         let new = (old | set) & !clear;
-        // SeqCst so that a waiter's later `pending()` test and a killer's
-        // wake-up cannot both miss each other (see the module docs); the
-        // mutex alone already orders it for the owner's locked reads.
-        self.pending.store(new, SeqCst);
+        // Release pairs with `pending()`'s Acquire. No SeqCst: the lost
+        // wake-up it could guard against (a waiter's test and a killer's
+        // wake missing each other) needs each side to write, then read what
+        // the other wrote, and here the wake reads nothing the waiter wrote
+        // without a lock between them:
+        // * a parked waiter: `wake` unparks the thread recorded in `locked`
+        //   whatever the waiter did, and an unpark before the park makes the
+        //   park return. The thread is recorded (`set_thread`, under
+        //   `locked`) before the owner's first test, so a kill recorded
+        //   before that is seen through the mutex.
+        // * an `interruptible` hook: armed, and `pending()` tested, under
+        //   `hook`'s mutex, which the killer takes after this store (and
+        //   after releasing `locked`): the test sees the store, or the killer
+        //   sees the hook.
+        self.pending.store(new, Release);
+        if new == 0 {
+            l.pending_since = None;
+        } else if old == 0 {
+            // The killer's clock read, under the lock it already holds: the
+            // owner's checkpoint never reads a clock for this.
+            l.pending_since = Some(Instant::now());
+        }
         let want = new != 0 && !l.finished;
         if want != l.counted {
             l.counted = want;
@@ -352,11 +389,16 @@ impl Inner {
     }
 
     /// Queues a raised value. Hands it back if the thread has finished, is
-    /// being terminated, or kills cannot unwind in this build.
+    /// being terminated, already has [`MAX_QUEUED_RAISES`] queued, or kills
+    /// cannot unwind in this build.
     pub fn raise<E: Any + Send>(&self, exc: E) -> Result<(), E> {
         {
             let mut l = lock(&self.locked);
-            if !KILLS_UNWIND || l.finished || self.pending.load(Relaxed) & TERMINATE != 0 {
+            if !KILLS_UNWIND
+                || l.finished
+                || self.pending.load(Relaxed) & TERMINATE != 0
+                || l.raises.len() >= MAX_QUEUED_RAISES
+            {
                 return Err(exc);
             }
             l.raises.push_back(Box::new(exc));
@@ -467,17 +509,21 @@ impl Inner {
         let mut l = lock(&self.locked);
         let pending = self.pending.load(Relaxed);
         if pending & TERMINATE != 0 {
+            self.answered(&mut l);
             return Delivery::Deliver(Kill::Terminate);
         }
         if pending & DEADLINE != 0 {
             if let Some(s) = l.scopes.iter().find(|s| s.expired) {
-                return Delivery::Deliver(Kill::Deadline(s.id));
+                let id = s.id;
+                self.answered(&mut l);
+                return Delivery::Deliver(Kill::Deadline(id));
             }
         }
         if let Some(exc) = l.raises.pop_front() {
             if l.raises.is_empty() {
                 self.update(&mut l, 0, RAISE);
             }
+            self.answered(&mut l);
             return Delivery::Deliver(Kill::Raise(exc));
         }
         Delivery::Nothing
@@ -509,9 +555,26 @@ impl Inner {
                 .any(|s| s.unwinding && s.expired)
     }
 
-    /// Called once by the owner when its body has returned or unwound: from
-    /// now on kills are refused. Raises still queued are dropped here, after
-    /// the lock is released, since their destructors are user code.
+    /// The owner is taking a kill: what is still pending after it (terminate
+    /// stays, more raises may be queued) waits from now on. Delivery path
+    /// only, never a checkpoint's fast path.
+    fn answered(&self, l: &mut Locked) {
+        if l.pending_since.is_some() {
+            l.pending_since = Some(Instant::now());
+        }
+    }
+
+    /// Since when a kill has waited for the owner to reach a checkpoint that
+    /// delivers it (or the last delivery, if one is still pending after it).
+    pub(crate) fn pending_since(&self) -> Option<Instant> {
+        lock(&self.locked).pending_since
+    }
+
+    /// Called once by the owner when its body has returned or unwound (or
+    /// for a spawn that failed): from now on kills are refused, and joiners
+    /// waiting for this are woken. Returns the raises still queued, for the
+    /// caller to drop after the lock is released, since their destructors
+    /// are user code.
     pub fn finish(&self) -> VecDeque<Box<dyn Any + Send>> {
         let (dropped, joiners) = {
             let mut l = lock(&self.locked);
@@ -543,10 +606,43 @@ impl Inner {
 
     /// Undoes `add_joiner` for a join that gave up (timeout or kill).
     pub fn remove_joiner(&self, me: &Thread) {
-        let mut l = lock(&self.locked);
-        if let Some(pos) = l.joiners.iter().position(|t| t.id() == me.id()) {
-            l.joiners.swap_remove(pos);
+        remove_thread(&mut lock(&self.locked).joiners, me);
+    }
+
+    /// Records that the OS thread has run all the code it ever will (its
+    /// last thread-local destructor, or a spawn that never created it), and
+    /// wakes the threads waiting for that. Implies nothing about `finish`,
+    /// which always comes first.
+    pub fn mark_ended(&self) {
+        let waiters = {
+            let mut l = lock(&self.locked);
+            l.ended = true;
+            std::mem::take(&mut l.end_waiters)
+        };
+        for w in waiters {
+            w.unpark();
         }
+    }
+
+    /// Whether [`mark_ended`](Self::mark_ended) has run.
+    pub fn has_ended(&self) -> bool {
+        lock(&self.locked).ended
+    }
+
+    /// Registers `me` to be unparked by `mark_ended`. Returns false
+    /// (registering nothing) if it has already run.
+    pub fn add_end_waiter(&self, me: &Thread) -> bool {
+        let mut l = lock(&self.locked);
+        if l.ended {
+            return false;
+        }
+        l.end_waiters.push(me.clone());
+        true
+    }
+
+    /// Undoes `add_end_waiter` for a wait that gave up (timeout or kill).
+    pub fn remove_end_waiter(&self, me: &Thread) {
+        remove_thread(&mut lock(&self.locked).end_waiters, me);
     }
 
     /// Wakes the owner after a kill was recorded: unpark for killable waits,
@@ -681,6 +777,12 @@ impl Inner {
             }
         }
         killed
+    }
+}
+
+fn remove_thread(list: &mut Vec<Thread>, me: &Thread) {
+    if let Some(pos) = list.iter().position(|t| t.id() == me.id()) {
+        list.swap_remove(pos);
     }
 }
 

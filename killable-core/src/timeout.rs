@@ -122,6 +122,7 @@ pub fn with_deadline<R>(deadline: Instant, f: impl FnOnce() -> R) -> Result<R, T
                     if let Some(hook) = inner.expire_scope_claiming(id) {
                         timer::run_hook_later(hook, inner.clone());
                     }
+                    crate::trace::deadline_fired();
                 }
             }),
         )
