@@ -79,6 +79,11 @@ const FAMILIES: &[(&str, &str)] = &[
         "killable::scope with children, killed from outside (finding 4)",
     ),
     (
+        "kill_in_unwind",
+        "raise or terminate from a destructor run by an unwind, where the victim's \
+         panicking on_kill, run by the killer, aborts (found by this harness)",
+    ),
+    (
         "scope_panic",
         "a scope body that panics: its wait for children runs during the unwind, where a \
          terminate of the thread cannot reach them (found by this harness)",
@@ -114,6 +119,7 @@ const DEFAULT_OFF: &[&str] = &[
     "huge_stack",
     "panic_drop",
     "scope_panic",
+    "kill_in_unwind",
     "raise_fate",
     "slow_tls",
 ];
@@ -541,6 +547,12 @@ fn spawn_one(w: &Arc<World>, kind: SpawnKind, seed: u64, op: Op) {
     }
 }
 
+/// Whether this thread may send a kill now: from a destructor run by an
+/// unwind, a victim's panicking `on_kill` (run by the killer) aborts.
+fn may_kill(w: &World) -> bool {
+    !std::thread::panicking() || w.sw.on("kill_in_unwind")
+}
+
 fn run(op: &Op, w: &Arc<World>, r: &mut Rng, env: Env) {
     match op {
         Op::Work(n) => {
@@ -639,16 +651,25 @@ fn run(op: &Op, w: &Arc<World>, r: &mut Rng, env: Env) {
             });
         }
         Op::Raise(kind) => {
+            if !may_kill(w) {
+                return;
+            }
             if let Some(k) = w.random_killer(r, None) {
                 w.raise(&k, *kind);
             }
         }
         Op::Terminate => {
+            if !may_kill(w) {
+                return;
+            }
             if let Some(k) = w.random_killer(r, None) {
                 k.terminate();
             }
         }
         Op::TerminateAll => {
+            if !may_kill(w) {
+                return;
+            }
             let _ = catch_unwind(AssertUnwindSafe(registry::terminate_all)).map_err(|p| {
                 // A hook's panic, reported after every thread was reached.
                 if killable::is_kill(&*p) {
@@ -661,36 +682,12 @@ fn run(op: &Op, w: &Arc<World>, r: &mut Rng, env: Env) {
             let _ = registry::join_all(*d);
         }
         Op::Spawn(kind, seed, body) => spawn_one(w, *kind, *seed, (**body).clone()),
-        Op::Scope(kids, body) => {
-            let mut panic = None;
-            scope(|s| {
-                for (seed, kid) in kids {
-                    // No kill can unwind this body out of a shield or an
-                    // unwinding destructor, so nothing would end the spin.
-                    let kid = match kid {
-                        Op::Spin if env.shielded || env.in_drop => &Op::Work(1_000),
-                        kid => kid,
-                    };
-                    let kw = w.clone();
-                    let t = s.spawn(move || run(kid, &kw, &mut Rng(*seed), Env::default()));
-                    lock(&w.killers).push(t.killer());
-                }
-                if w.sw.on("scope_panic") {
-                    return run(body, w, r, env);
-                }
-                // Off: a panic (not a kill) is carried past the scope, so that
-                // the scope's wait does not run during its unwind.
-                if let Err(p) = catch_unwind(AssertUnwindSafe(|| run(body, w, r, env))) {
-                    if killable::is_kill(&*p) {
-                        resume_unwind(p);
-                    }
-                    panic = Some(p);
-                }
-            });
-            if let Some(p) = panic {
-                resume_unwind(p);
-            }
+        // In a destructor run by an unwind, the panic `std::thread::scope`
+        // makes when a child panicked must not leave the destructor.
+        Op::Scope(kids, body) if std::thread::panicking() => {
+            let _ = catch_unwind(AssertUnwindSafe(|| run_scope(kids, body, w, r, env)));
         }
+        Op::Scope(kids, body) => run_scope(kids, body, w, r, env),
         Op::Shield(body) => {
             let env = Env {
                 shielded: true,
@@ -727,6 +724,37 @@ fn run(op: &Op, w: &Arc<World>, r: &mut Rng, env: Env) {
                 run(op, w, r, env);
             }
         }
+    }
+}
+
+fn run_scope(kids: &[(u64, Op)], body: &Op, w: &Arc<World>, r: &mut Rng, env: Env) {
+    let mut panic = None;
+    scope(|s| {
+        for (seed, kid) in kids {
+            // No kill can unwind this body out of a shield or an
+            // unwinding destructor, so nothing would end the spin.
+            let kid = match kid {
+                Op::Spin if env.shielded || env.in_drop => &Op::Work(1_000),
+                kid => kid,
+            };
+            let kw = w.clone();
+            let t = s.spawn(move || run(kid, &kw, &mut Rng(*seed), Env::default()));
+            lock(&w.killers).push(t.killer());
+        }
+        if w.sw.on("scope_panic") {
+            return run(body, w, r, env);
+        }
+        // Off: a panic (not a kill) is carried past the scope, so that
+        // the scope's wait does not run during its unwind.
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| run(body, w, r, env))) {
+            if killable::is_kill(&*p) {
+                resume_unwind(p);
+            }
+            panic = Some(p);
+        }
+    });
+    if let Some(p) = panic {
+        resume_unwind(p);
     }
 }
 
