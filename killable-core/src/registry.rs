@@ -453,3 +453,34 @@ pub fn join_all(timeout: Duration) -> Vec<ThreadInfo> {
     }
     late
 }
+
+/// How many panics the runtime has caught in the `Drop` of raised values
+/// and panic payloads since the process started.
+///
+/// A raised value's `Drop` is user code, and the runtime drops such values
+/// itself: raises still queued when a thread ends (one at a time, on that
+/// thread, as it exits), and the value inside a [`JoinError`](crate::JoinError)
+/// (a [`Payload`](crate::Payload)) that is dropped, joined or not. A panic
+/// there is caught and counted here; the panic hook reports it as usual,
+/// and the thread's result stays what its body produced. With the cargo
+/// feature `tracing`, each one is also a `drop panicked` event.
+///
+/// # Examples
+///
+/// ```
+/// use killable::{registry, KillableThread};
+///
+/// struct Grenade;
+/// impl Drop for Grenade {
+///     fn drop(&mut self) { panic!("boom on drop") }
+/// }
+///
+/// let before = registry::drop_panics();
+/// let t = KillableThread::spawn(|| loop { killable::checkpoint() });
+/// t.raise(Grenade).unwrap_or_else(|_| unreachable!());
+/// drop(t.join().unwrap_err()); // dropping the error drops the Grenade
+/// assert!(registry::drop_panics() > before);
+/// ```
+pub fn drop_panics() -> u64 {
+    crate::error::drop_panics()
+}

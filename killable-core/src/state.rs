@@ -31,6 +31,12 @@ pub const DEADLINE: u32 = 1 << 1;
 /// At least one raised value is queued: edge-triggered, one per delivery.
 pub const RAISE: u32 = 1 << 2;
 
+/// How many raised values may wait for delivery on one thread; `raise`
+/// hands the value back beyond that. Bounds the memory a thread that holds
+/// kills back (a long shield, a long call without checkpoints) can be made
+/// to hold by raisers.
+pub const MAX_QUEUED_RAISES: usize = 32;
+
 /// Whether a kill can unwind in this build. Under `panic = "abort"` an unwind
 /// would abort the process, so kills are refused instead (see the crate docs).
 pub(crate) const KILLS_UNWIND: bool = cfg!(panic = "unwind");
@@ -117,67 +123,102 @@ pub(crate) type HookFn = dyn Fn(KillKind) + Send + Sync;
 #[derive(Clone, Copy)]
 pub(crate) struct HookPtr(*const HookFn);
 
-// SAFETY: the pointee is `Send + Sync`. It is dereferenced only through a
-// `ClaimedHook`, taken under `Inner::hook`'s mutex while armed, and
-// `disarm_hook` (which `interruptible` calls before the pointee's borrow
-// ends) waits until no claim is outstanding.
+// SAFETY: the pointee is `Send + Sync`. It is dereferenced only by
+// `ClaimedHook::run`, after it found its claim still in the slot and marked
+// it running, under `Inner::hook`'s mutex; `disarm_hook` (which
+// `interruptible` calls before the pointee's borrow ends) withdraws a claim
+// that has not started and waits for one that is running.
 unsafe impl Send for HookPtr {}
 
-/// The hook slot, under `Inner::hook`. The mutex is held only to change these
-/// fields, never while a hook runs (`std::stop_callback`'s design): a killer
-/// claims the armed hook (`fired`, `running`), releases the mutex, runs it,
-/// and takes the mutex again to clear `running`. `disarm_hook` waits for a
-/// running hook, unless it runs on the disarming thread itself. So no kill,
-/// and not the timer thread, ever waits on a lock held across user code.
+/// The hooks lent by the `interruptible` calls on the thread's stack, under
+/// `Inner::hook`. The mutex is held only to change these fields, never while
+/// a hook runs (`std::stop_callback`'s design): a killer claims the armed
+/// hook, releases the mutex, marks its claim running and runs it, then takes
+/// the mutex again to clear the claim. `disarm_hook` withdraws a claim that
+/// has not started running, and waits for one that runs on another thread.
+/// So no kill, and not the timer thread, ever waits on a lock held across
+/// user code.
 #[derive(Default)]
 struct HookSlot {
-    armed: Option<HookPtr>,
-    fired: bool,
-    /// The armed hook was claimed and has not finished running; the id of
-    /// the thread that claimed it.
-    running: Option<ThreadId>,
-    /// The `(armed, fired)` of enclosing `interruptible` calls, innermost
-    /// last: a nested call displaces its caller's hook until it returns.
-    enclosing: Vec<(Option<HookPtr>, bool)>,
+    /// Outermost first; the last one is armed, the others are displaced by
+    /// nested calls until those return.
+    levels: Vec<Level>,
+    next_claim: u64,
 }
 
-/// A hook a killer has claimed: it must run it (or drop it, which releases
-/// the claim without running it). Until then the owner's `disarm_hook` waits,
-/// which keeps both the hook and the state alive: this is why it can hold raw
-/// pointers, and why it may be sent to another thread to run.
-#[must_use = "a claimed hook holds the owner's `interruptible` until it is run or dropped"]
+struct Level {
+    hook: HookPtr,
+    /// Claimed once already: on_kill runs at most once per call.
+    fired: bool,
+    claim: Option<Claim>,
+}
+
+#[derive(Clone, Copy)]
+struct Claim {
+    id: u64,
+    /// The thread running the hook, once it has started.
+    running_on: Option<ThreadId>,
+}
+
+impl HookSlot {
+    fn claim_mut(&mut self, id: u64) -> Option<&mut Option<Claim>> {
+        self.levels
+            .iter_mut()
+            .map(|l| &mut l.claim)
+            .find(|c| c.is_some_and(|c| c.id == id))
+    }
+}
+
+/// A hook a killer has claimed, to run with no lock held (or drop, which
+/// releases the claim without running it).
+///
+/// Whoever holds one keeps the state alive until it is dropped: killers
+/// call through a reference to it, and the timer hands an `Arc` along with
+/// it to the hook thread. The hook itself is only called if the claim is
+/// still in the slot when `run` starts; from then on `disarm_hook` waits.
+#[must_use = "a claimed hook does nothing until it is run"]
 pub struct ClaimedHook {
     inner: *const Inner,
     hook: HookPtr,
     kind: KillKind,
+    id: u64,
 }
 
-// SAFETY: both pointees are `Sync` (`Inner` is all mutexes and atomics; the
-// hook is `Send + Sync`), and they stay alive until this claim is released
-// (`Drop` below): the owner's `interruptible` frame, which owns an `Arc` of
-// the state and borrows the hook, cannot return before `disarm_hook`, and
-// `disarm_hook` waits for `running` to be cleared.
-unsafe impl Send for ClaimedHook {}
-
 impl ClaimedHook {
-    /// Runs the hook, then releases the claim (also if the hook panics; the
-    /// panic goes on to the caller).
+    /// Runs the hook, unless the `interruptible` call that lent it has
+    /// returned meanwhile (then the operation needs no unblocking), and
+    /// releases the claim (also if the hook panics; the panic goes on to the
+    /// caller).
     pub fn run(self) {
-        // SAFETY: see `unsafe impl Send for ClaimedHook`; the claim is held
-        // until `self` drops, after the call.
+        {
+            // SAFETY: the holder keeps the state alive (see the type's docs).
+            let inner = unsafe { &*self.inner };
+            let mut h = lock(&inner.hook);
+            match h.claim_mut(self.id) {
+                Some(Some(c)) => c.running_on = Some(current_thread_id()),
+                // Withdrawn by `disarm_hook`: `interruptible` has returned.
+                _ => return,
+            }
+        }
+        // SAFETY: the claim is marked running, so `disarm_hook`, which must
+        // run before the hook's borrow ends, waits until `self` is dropped,
+        // after the call.
         unsafe { (*self.hook.0)(self.kind) };
     }
 }
 
 impl Drop for ClaimedHook {
     fn drop(&mut self) {
-        // SAFETY: the claim is still held here, so the state is alive.
+        // SAFETY: the holder keeps the state alive (see the type's docs).
         let inner = unsafe { &*self.inner };
         let mut h = lock(&inner.hook);
-        h.running = None;
-        // Under the lock, so the disarming owner (which must take the lock to
-        // see `running` cleared) cannot free the state before this is done.
-        inner.hook_done.notify_all();
+        if let Some(c) = h.claim_mut(self.id) {
+            *c = None;
+            // Under the lock, so that the disarming owner, which must take
+            // the lock to see the claim gone, cannot go on before this is
+            // done.
+            inner.hook_done.notify_all();
+        }
     }
 }
 
@@ -209,6 +250,11 @@ struct Locked {
     thread: Option<Thread>,
     /// Threads parked in a join of this thread, unparked when it finishes.
     joiners: Vec<Thread>,
+    /// Set by [`Inner::mark_ended`]: the OS thread has run all the code it
+    /// ever will, thread-local destructors included.
+    ended: bool,
+    /// Threads waiting for `ended`, unparked when it is set.
+    end_waiters: Vec<Thread>,
 }
 
 /// The shared state of one killable thread.
@@ -253,6 +299,8 @@ impl Inner {
                 counted: false,
                 thread: None,
                 joiners: Vec::new(),
+                ended: false,
+                end_waiters: Vec::new(),
             }),
             hook: Mutex::new(HookSlot::default()),
             hook_done: Condvar::new(),
@@ -309,11 +357,16 @@ impl Inner {
     }
 
     /// Queues a raised value. Hands it back if the thread has finished, is
-    /// being terminated, or kills cannot unwind in this build.
+    /// being terminated, already has [`MAX_QUEUED_RAISES`] queued, or kills
+    /// cannot unwind in this build.
     pub fn raise<E: Any + Send>(&self, exc: E) -> Result<(), E> {
         {
             let mut l = lock(&self.locked);
-            if !KILLS_UNWIND || l.finished || self.pending.load(Relaxed) & TERMINATE != 0 {
+            if !KILLS_UNWIND
+                || l.finished
+                || self.pending.load(Relaxed) & TERMINATE != 0
+                || l.raises.len() >= MAX_QUEUED_RAISES
+            {
                 return Err(exc);
             }
             l.raises.push_back(Box::new(exc));
@@ -466,9 +519,11 @@ impl Inner {
                 .any(|s| s.unwinding && s.expired)
     }
 
-    /// Called once by the owner when its body has returned or unwound: from
-    /// now on kills are refused. Raises still queued are dropped here, after
-    /// the lock is released, since their destructors are user code.
+    /// Called once by the owner when its body has returned or unwound (or
+    /// for a spawn that failed): from now on kills are refused, and joiners
+    /// waiting for this are woken. Returns the raises still queued, for the
+    /// caller to drop after the lock is released, since their destructors
+    /// are user code.
     pub fn finish(&self) -> VecDeque<Box<dyn Any + Send>> {
         let (dropped, joiners) = {
             let mut l = lock(&self.locked);
@@ -500,10 +555,43 @@ impl Inner {
 
     /// Undoes `add_joiner` for a join that gave up (timeout or kill).
     pub fn remove_joiner(&self, me: &Thread) {
-        let mut l = lock(&self.locked);
-        if let Some(pos) = l.joiners.iter().position(|t| t.id() == me.id()) {
-            l.joiners.swap_remove(pos);
+        remove_thread(&mut lock(&self.locked).joiners, me);
+    }
+
+    /// Records that the OS thread has run all the code it ever will (its
+    /// last thread-local destructor, or a spawn that never created it), and
+    /// wakes the threads waiting for that. Implies nothing about `finish`,
+    /// which always comes first.
+    pub fn mark_ended(&self) {
+        let waiters = {
+            let mut l = lock(&self.locked);
+            l.ended = true;
+            std::mem::take(&mut l.end_waiters)
+        };
+        for w in waiters {
+            w.unpark();
         }
+    }
+
+    /// Whether [`mark_ended`](Self::mark_ended) has run.
+    pub fn has_ended(&self) -> bool {
+        lock(&self.locked).ended
+    }
+
+    /// Registers `me` to be unparked by `mark_ended`. Returns false
+    /// (registering nothing) if it has already run.
+    pub fn add_end_waiter(&self, me: &Thread) -> bool {
+        let mut l = lock(&self.locked);
+        if l.ended {
+            return false;
+        }
+        l.end_waiters.push(me.clone());
+        true
+    }
+
+    /// Undoes `add_end_waiter` for a wait that gave up (timeout or kill).
+    pub fn remove_end_waiter(&self, me: &Thread) {
+        remove_thread(&mut lock(&self.locked).end_waiters, me);
     }
 
     /// Wakes the owner after a kill was recorded: unpark for killable waits,
@@ -531,18 +619,21 @@ impl Inner {
 
     /// Claims the armed hook if it has not fired (at most once per arming).
     fn claim(&self, h: &mut HookSlot, kind: KillKind) -> Option<ClaimedHook> {
-        match (h.armed, h.fired) {
-            (Some(hook), false) => {
-                h.fired = true;
-                h.running = Some(current_thread_id());
-                Some(ClaimedHook {
-                    inner: self,
-                    hook,
-                    kind,
-                })
-            }
-            _ => None,
-        }
+        let id = h.next_claim;
+        let level = h.levels.last_mut().filter(|l| !l.fired)?;
+        level.fired = true;
+        level.claim = Some(Claim {
+            id,
+            running_on: None,
+        });
+        let hook = level.hook;
+        h.next_claim += 1;
+        Some(ClaimedHook {
+            inner: self,
+            hook,
+            kind,
+            id,
+        })
     }
 
     /// Lends `hook` to killers until `disarm_hook`, displacing the hook of an
@@ -552,9 +643,8 @@ impl Inner {
     ///
     /// # Safety
     ///
-    /// The caller must call `disarm_hook` before `hook`'s borrow ends, and
-    /// before its last `Arc` of this state is dropped, on every path including
-    /// unwinding, in LIFO order with nested calls.
+    /// The caller must call `disarm_hook` before `hook`'s borrow ends, on
+    /// every path including unwinding, in LIFO order with nested calls.
     pub unsafe fn arm_hook<'a>(&self, hook: &'a (dyn Fn(KillKind) + Send + Sync + 'a)) -> bool {
         let mut h = lock(&self.hook);
         // Tested under the hook mutex: a killer records its kill before it
@@ -566,8 +656,11 @@ impl Inner {
         // SAFETY (of the lifetime erasure): see the function's contract.
         let ptr: *const (dyn Fn(KillKind) + Send + Sync + 'a) = hook;
         let ptr: *const HookFn = unsafe { std::mem::transmute(ptr) };
-        let displaced = (h.armed.replace(HookPtr(ptr)), std::mem::take(&mut h.fired));
-        h.enclosing.push(displaced);
+        h.levels.push(Level {
+            hook: HookPtr(ptr),
+            fired: false,
+            claim: None,
+        });
         true
     }
 
@@ -602,24 +695,27 @@ impl Inner {
         let me = current_thread_id();
         let mut h = lock(&self.hook);
         // A hook running on this very thread (it killed its own thread from
-        // inside `op`, and `op` is returning through it) is not waited for:
-        // that would wait for ourselves.
-        while h.running.is_some_and(|t| t != me) {
+        // inside `op`) is not waited for: that would wait for ourselves.
+        while h
+            .levels
+            .last()
+            .and_then(|l| l.claim)
+            .is_some_and(|c| c.running_on.is_some_and(|t| t != me))
+        {
             h = self
                 .hook_done
                 .wait(h)
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
-        // Any kill recorded now was recorded while the hook was armed: arming
-        // is refused with a kill pending, and kills are only cleared by
-        // deliveries on this thread, which `interruptible` does not make
-        // while armed.
+        // Popping the level withdraws a claim that has not started: the
+        // operation it would have unblocked has returned.
+        h.levels.pop();
+        // A kill pending now was recorded while the hook was armed (arming is
+        // refused with one pending).
         let killed = self.pending() != 0;
-        (h.armed, h.fired) = h.enclosing.pop().unwrap_or_default();
         // Not while unwinding: the enclosing operation is being unwound
         // through, not resumed, and a panicking hook would abort.
-        if h.armed.is_some()
-            && !h.fired
+        if h.levels.last().is_some_and(|l| !l.fired)
             && !std::thread::panicking()
             && self.survives_one_delivery()
         {
@@ -630,6 +726,12 @@ impl Inner {
             }
         }
         killed
+    }
+}
+
+fn remove_thread(list: &mut Vec<Thread>, me: &Thread) {
+    if let Some(pos) = list.iter().position(|t| t.id() == me.id()) {
+        list.swap_remove(pos);
     }
 }
 
