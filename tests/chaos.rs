@@ -17,9 +17,10 @@
 //! * no abort: cases run in a child process (this test binary, re-executed
 //!   with `KILLABLE_CHAOS_CHILD=1`), so an abort is a reported failure;
 //! * the registry is empty, and `join_all` then returns at once;
-//! * every raised value is dropped exactly once (drop counters), and every
-//!   accepted raise is delivered (caught, or in the `JoinError`) or dropped
-//!   by the runtime as the crate docs allow;
+//! * every raised value is dropped exactly once (drop counters); with the
+//!   family `raise_fate`, also: every accepted raise is delivered (caught,
+//!   or in the `JoinError`) or dropped by the runtime as the crate docs
+//!   allow (still queued when the thread returns normally);
 //! * deadlines fire in time: a killable sleep inside `with_timeout(d)`
 //!   returns within `d +` [`LATE`], and `join_timeout(d)` within `d + LATE`.
 //!
@@ -36,7 +37,8 @@
 //! first case's index, to replay one: a failure prints the command),
 //! `KILLABLE_CHAOS_SECS` (time budget, `0` = none), `KILLABLE_CHAOS_OFF` and
 //! `KILLABLE_CHAOS_ON` (comma-separated [`FAMILIES`] to leave out or force
-//! in; `ON=all` forces every one). The PRNG is SplitMix64, inline.
+//! in; `ON=all` forces every one), `KILLABLE_CHAOS_PRINT` (print each
+//! case's thread programs on stderr). The PRNG is SplitMix64, inline.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
