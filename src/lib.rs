@@ -105,7 +105,9 @@
 //! "thread panicked" message is printed. A kill is never delivered inside a
 //! [`shield`], while the thread is already unwinding (a checkpoint in a
 //! destructor during an unwind does nothing, so no double panic can abort the
-//! process), or while thread-locals are being destroyed. On a thread that is
+//! process; only a [`with_timeout`] opened in that destructor gets its own
+//! expiry, which it catches itself), or while thread-locals are being
+//! destroyed. On a thread that is
 //! not killable, a checkpoint does nothing at all.
 //!
 //! Who is killable: threads spawned by [`KillableThread::spawn`],

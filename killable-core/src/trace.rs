@@ -10,6 +10,7 @@
 //! | `terminate_all` | the caller's thread | `reached` (how many threads) |
 //! | `kill delivered` | the killed thread, as it starts unwinding | `kind` (`terminate`, `deadline` or `raise`) |
 //! | `thread exit` | the killable thread, after its body ended | `outcome` (`returned`, `terminated`, `raised` or `panicked`) |
+//! | `drop panicked` | the thread that dropped a raised value or panic payload whose `Drop` panicked (the panic was caught) | |
 //!
 //! A `WARN` event, `kill pending: the thread passes no checkpoint`, names a
 //! thread that left a kill pending past a threshold: see
@@ -90,6 +91,10 @@ mod on {
         };
         tracing::debug!(target: "killable", outcome, "thread exit");
     }
+
+    pub(crate) fn drop_panicked() {
+        tracing::debug!(target: "killable", "drop panicked");
+    }
 }
 
 #[cfg(not(feature = "tracing"))]
@@ -111,6 +116,7 @@ mod on {
     pub(crate) fn exit<T>(_: &Result<T, JoinError>) {}
     #[inline(always)]
     pub(crate) fn deadline_fired() {}
+    pub(crate) fn drop_panicked() {}
 }
 
 pub(crate) use on::*;
