@@ -8,7 +8,7 @@
 //!
 //! Sections: `checkpoint` (a), `kernels` (b), `kill` (c), `wake` (d),
 //! `scale` (e), `timeout` (f). The table goes to stdout as Markdown (the
-//! README's "Performance" section is a copy); progress goes to stderr.
+//! table in docs/PERFORMANCE.md is a copy); progress goes to stderr.
 //!
 //! A hand-rolled harness rather than criterion: the figures are ratios of
 //! interleaved samples in one process, latency percentiles of cross-thread

@@ -52,7 +52,7 @@ std_only! {
     pub use interrupt::{interruptible, KillKind, OnKill};
     pub use scope::{scope, Scope, ScopedKillableThread};
     pub use shield::{is_shielded, shield};
-    pub use sync::{park, park_timeout, sleep, sleep_until};
+    pub use sync::sleep::{park, park_timeout, sleep, sleep_until};
     pub use thread::{Builder, KillableThread, Killer};
     pub use timeout::{with_deadline, with_timeout};
 }
