@@ -538,9 +538,17 @@ impl Inner {
         if self.pending() == 0 {
             return Delivery::Nothing;
         }
-        let l = lock(&self.locked);
-        match l.scopes.iter().find(|s| s.unwinding && s.expired) {
-            Some(s) => Delivery::Deliver(Kill::Deadline(s.id)),
+        let mut l = lock(&self.locked);
+        match l
+            .scopes
+            .iter()
+            .find(|s| s.unwinding && s.expired)
+            .map(|s| s.id)
+        {
+            Some(id) => {
+                self.answered(&mut l);
+                Delivery::Deliver(Kill::Deadline(id))
+            }
             None => Delivery::Deferred,
         }
     }
