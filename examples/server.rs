@@ -42,7 +42,8 @@ pub struct Report {
     pub terminate_to_joined: Duration,
     /// How many clients then saw end-of-file on their idle connection.
     pub clients_saw_eof: usize,
-    /// Killable threads still running after the join.
+    /// The server's killable threads (named `server-…`) still running after
+    /// the join.
     pub threads_left: usize,
 }
 
@@ -108,10 +109,14 @@ fn acceptor(listener: TcpListener, log: Log) {
             Ok((conn, peer)) => {
                 log("acceptor", format!("accepted {peer}"));
                 conns.0.retain(|t| !t.is_finished());
-                let log = log.clone();
-                conns
-                    .0
-                    .push(KillableThread::spawn(move || serve(conn, peer, &log)));
+                let l = log.clone();
+                let t = killable::Builder::new()
+                    .name(format!("server-conn-{peer}"))
+                    .spawn(move || serve(conn, peer, &l));
+                match t {
+                    Ok(t) => conns.0.push(t),
+                    Err(e) => log("acceptor", format!("spawn failed: {e}")),
+                }
             }
             Err(e) => log("acceptor", format!("accept failed: {e}")),
         }
@@ -124,6 +129,12 @@ fn acceptor(listener: TcpListener, log: Log) {
 ///
 /// If the loopback sockets cannot be set up or used.
 pub fn demo(say: Say) -> io::Result<Report> {
+    let server_threads = || {
+        killable::registry::threads()
+            .iter()
+            .filter(|t| t.name().is_some_and(|n| n.starts_with("server-")))
+            .count()
+    };
     let t0 = Instant::now();
     let log: Log = Arc::new(move |who: &str, what: String| {
         say(format!("[{:>9.3?}] {who}: {what}", t0.elapsed()))
@@ -132,7 +143,9 @@ pub fn demo(say: Say) -> io::Result<Report> {
     let addr = listener.local_addr()?;
     log("main", format!("listening on {addr}"));
     let l = log.clone();
-    let server = KillableThread::spawn(move || acceptor(listener, l));
+    let server = killable::Builder::new()
+        .name("server-acceptor".into())
+        .spawn(move || acceptor(listener, l))?;
 
     let mut clients = Vec::new();
     let mut echoes = Vec::new();
@@ -151,8 +164,8 @@ pub fn demo(say: Say) -> io::Result<Report> {
     log(
         "main",
         format!(
-            "{} killable threads, all blocked in accept or read; terminating the acceptor",
-            killable::registry::threads().len()
+            "{} server threads, all blocked in accept or read; terminating the acceptor",
+            server_threads()
         ),
     );
     let killed_at = Instant::now();
@@ -163,11 +176,11 @@ pub fn demo(say: Say) -> io::Result<Report> {
     };
     let terminate_to_joined = killed_at.elapsed();
     assert!(joined.unwrap_err().is_terminated());
-    let threads_left = killable::registry::threads().len();
+    let threads_left = server_threads();
     log(
         "main",
         format!(
-            "server joined {terminate_to_joined:?} after terminate(); {threads_left} killable threads left"
+            "server joined {terminate_to_joined:?} after terminate(); {threads_left} server threads left"
         ),
     );
     let (eof_tx, eof) = mpsc::channel();

@@ -123,7 +123,7 @@ fn server_acceptor_and_connections_all_stop_on_one_terminate() {
         &[
             "acceptor: blocking in Killable<TcpListener>::accept",
             "client 2 got back",
-            "4 killable threads, all blocked",
+            "4 server threads, all blocked",
             "server joined",
             "client 0: end-of-file after 0 more bytes",
         ],
