@@ -114,7 +114,9 @@ fn raise_and_continue_keeps_every_byte() {
         drop(peer);
     });
 
+    let (started_tx, started) = mpsc::channel();
     let reader = KillableThread::spawn(move || {
+        started_tx.send(()).unwrap();
         let mut stream = Killable::new(conn);
         let mut buf = [0u8; 97]; // odd: reads end mid-message
         let (mut h, mut pending, mut next, mut caught) =
@@ -149,6 +151,9 @@ fn raise_and_continue_keeps_every_byte() {
         (h, next, caught)
     });
 
+    // Past the spawn's own first checkpoint: raises from now on land in the
+    // reader's loop.
+    started.recv().unwrap();
     let mut rng = Rng::new();
     let mut accepted = 0;
     while accepted < MIN_RAISES || !sent_done.load(SeqCst) {
@@ -163,7 +168,9 @@ fn raise_and_continue_keeps_every_byte() {
         if reader.raise(Mailbox).is_ok() {
             accepted += 1;
         }
-        assert!(reader.is_alive(), "the reader ended early");
+        if !reader.is_alive() {
+            panic!("the reader ended early: {:?}", reader.join().map(drop));
+        }
     }
     close_tx.send(()).unwrap();
     sender.join().unwrap();
