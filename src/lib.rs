@@ -106,7 +106,9 @@
 //! "thread panicked" message is printed. A kill is never delivered inside a
 //! [`shield`], while the thread is already unwinding (a checkpoint in a
 //! destructor during an unwind does nothing, so no double panic can abort the
-//! process), or while thread-locals are being destroyed. On a thread that is
+//! process; only a [`with_timeout`] opened in that destructor gets its own
+//! expiry, which it catches itself), or while thread-locals are being
+//! destroyed. On a thread that is
 //! not killable, a checkpoint does nothing at all.
 //!
 //! Who is killable: threads spawned by [`KillableThread::spawn`],
@@ -276,20 +278,76 @@
 //! [`with_timeout`] scope covers only the thread that opened it: a scope
 //! *around* `par_iter()` or `install` does not reach the jobs. Open the scope
 //! *inside* each job instead: the job is then bounded, and the pool thread
-//! survives its expiry and runs the next job (`tests/rayon.rs` checks both).
+//! survives its expiry and runs the next job
+//! (`tests-integration/tests/rayon.rs` checks both).
 //! One caution: a job that itself calls `rayon::join`, `scope` or a nested
 //! parallel iterator may run stolen, unrelated jobs while inside the scope,
 //! and an expiry would unwind those too; keep `with_timeout` around leaf work.
 //!
-//! ## Finding a stuck thread
+//! ## My thread does not die
 //!
-//! [`registry::threads`] lists every live killable thread with its
-//! [`RunState`](registry::RunState). With the cargo feature `diagnostics`,
-//! each entry also tells the `file:line` of the last checkpoint the thread
-//! passed and how long ago (`ThreadInfo::last_checkpoint`), which points at
-//! the call that never returns. It costs a clock read per checkpoint on
-//! killable threads (about 30 ns), so it is off by default. The `tracing`
-//! feature emits events on raise, delivery and exit.
+//! `raise` returned `Ok`, `terminate` was called, and `join` never returns.
+//! A kill lands only at a checkpoint, so the thread is running code that has
+//! none: a helper you forgot to mark `#[killable]`, a blocking call that is
+//! not killable (a std lock, a socket read: see [Blocking
+//! calls](#blocking-calls)), FFI, or a long [`shield`].
+//!
+//! 1. **Ask which threads ignore their kill.** [`registry::stalled(min)`](registry::stalled)
+//!    lists the threads that have had a kill pending for at least `min`,
+//!    longest first; [`ThreadInfo::pending_for`](registry::ThreadInfo::pending_for)
+//!    says for how long. A thread that answers its kills shows microseconds.
+//! 2. **Ask where it is.** With the cargo feature `diagnostics`, each
+//!    listed thread also gives the `file:line` of the last checkpoint it
+//!    passed (`ThreadInfo::last_checkpoint`): the code after that line, up
+//!    to the next checkpoint, is where it is stuck; most often a call into a
+//!    function without the attribute. It costs a clock read per checkpoint
+//!    on killable threads (about 30 ns), so it is off by default.
+//! 3. **Or be told.** With the cargo feature `tracing`, a `WARN` event
+//!    (target `killable`, message `kill pending: the thread passes no
+//!    checkpoint`) names each thread whose kill has waited longer than 1 s,
+//!    once per kill, with `pending_for` and, under `diagnostics`, the
+//!    `last_checkpoint`. `registry::warn_stalled_after(Some(d))` sets the
+//!    threshold; `None` turns it off. The events come from a watcher thread
+//!    woken by the killers; checkpoints do no extra work for them.
+//!
+//! ```
+//! use killable::{killable, registry, KillableThread};
+//! use std::sync::atomic::{AtomicBool, Ordering};
+//! use std::sync::{mpsc, Arc};
+//! use std::time::Duration;
+//!
+//! fn poll_device(stop: &AtomicBool, inside: mpsc::Sender<()>) {
+//!     inside.send(()).unwrap();
+//!     // The forgotten `#[killable]`: no checkpoint in this loop.
+//!     while !stop.load(Ordering::Relaxed) {
+//!         std::thread::sleep(Duration::from_millis(1));
+//!     }
+//! }
+//!
+//! #[killable]
+//! fn driver(stop: Arc<AtomicBool>, inside: mpsc::Sender<()>) {
+//!     poll_device(&stop, inside);
+//! }
+//!
+//! let stop = Arc::new(AtomicBool::new(false));
+//! let (inside, wait_inside) = mpsc::channel();
+//! let s = stop.clone();
+//! let t = KillableThread::spawn(move || driver(s, inside));
+//! wait_inside.recv().unwrap();
+//! t.terminate();
+//! std::thread::sleep(Duration::from_millis(100));
+//! let stuck = registry::stalled(Duration::from_millis(100));
+//! assert!(stuck.iter().any(|i| i.id() == t.id()));
+//! println!("{:?}", stuck[0]); // ThreadInfo { .., pending_for: Some(100.2ms), .. }
+//! # stop.store(true, Ordering::Relaxed);
+//! # let _ = t.join();
+//! ```
+//!
+//! The fix is the attribute on `poll_device` (or, for a blocking call,
+//! [`interruptible`] or a killable wait). [`registry::threads`] lists every
+//! live killable thread with its [`RunState`](registry::RunState), to look
+//! beyond the stalled ones. The `tracing` feature also emits `DEBUG` events
+//! on raise, delivery and exit.
 //!
 //! ## Compared with the alternatives
 //!
