@@ -97,7 +97,8 @@
 //! * at a [`checkpoint()`] (inserted by the attribute, or written by hand),
 //! * inside a killable blocking operation ([`sleep`], [`park`],
 //!   [`sync::Condvar`], [`sync::mpsc`], [`KillableThread::join`],
-//!   [`registry::join_all`]), which wakes at once,
+//!   [`registry::join_all`], [`io::Killable`] reads, writes and accepts),
+//!   which wakes at once,
 //! * when an [`interruptible`] call returns.
 //!
 //! It then unwinds with [`std::panic::resume_unwind`]: every destructor
@@ -207,13 +208,72 @@
 //! socket down, kill a child process), then delivers the kill when `op`
 //! returns.
 //!
+//! ## Blocking I/O
+//!
+//! [`io::Killable`] wraps a socket, pipe or terminal so that its blocking
+//! calls wake at once on a kill: `Read` and `Write` for `TcpStream`,
+//! `UnixStream`, `ChildStdout`, `ChildStderr`, `ChildStdin`, pipes, FIFOs
+//! and stdin; `accept` for `TcpListener` and `UnixListener`; `recv_from`
+//! and `send_to` for `UdpSocket`. Unlike an [`interruptible`] hook that
+//! shuts the socket down, it keeps the stream: a call woken by a kill has
+//! read or written nothing, the fd stays open, and a thread that catches a
+//! raise reads on and gets the next bytes. A call that did read or write
+//! returns them; the kill then lands at the next checkpoint.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use std::net::{TcpListener, TcpStream};
+//! use killable::{catch, io::Killable, KillableThread};
+//!
+//! #[derive(Debug)]
+//! struct Reload;
+//!
+//! let listener = TcpListener::bind("127.0.0.1:0")?;
+//! let mut peer = TcpStream::connect(listener.local_addr()?)?;
+//! let (conn, _) = listener.accept()?;
+//! let (tx, blocked) = std::sync::mpsc::channel();
+//! let reader = KillableThread::spawn(move || {
+//!     let mut conn = Killable::new(conn);
+//!     let mut buf = [0; 4];
+//!     let mut reloads = 0;
+//!     loop {
+//!         tx.send(()).unwrap();
+//!         match catch::<Reload, _, _>(|| conn.read(&mut buf)) {
+//!             Err(Reload) => reloads += 1,     // woken: nothing read, read on
+//!             Ok(n) => return (reloads, buf[..n.unwrap()].to_vec()),
+//!         }
+//!     }
+//! });
+//! blocked.recv().unwrap();
+//! std::thread::sleep(std::time::Duration::from_millis(20));
+//! reader.raise(Reload).unwrap();
+//! blocked.recv().unwrap(); // reading again
+//! peer.write_all(b"data")?;
+//! assert_eq!(reader.join().unwrap(), (1, b"data".to_vec()));
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! A blocked call is a `poll` on the fd and on a wake fd of the thread (an
+//! eventfd on Linux, a pipe elsewhere) that kills signal, followed by a
+//! non-blocking attempt (`MSG_DONTWAIT`, `RWF_NOWAIT`); no helper thread,
+//! no busy polling. A read on a socket that has data costs what std's does.
+//! Regular files are always ready: their reads just run.
+//!
+//! One call is all-or-nothing; loops of calls are not. `read_exact`,
+//! `write_all` and `BufReader::read_line` lose what their completed calls
+//! did when a later call unwinds (`read_line` even truncates your string
+//! back). To keep every byte, read into your own buffer with
+//! `Killable::read` and record each result before the next call. Unix only:
+//! on Windows `Killable::new` refuses to compile; use [`interruptible`]
+//! there. The [`io`] module has the details, per type of fd.
+//!
 //! ## What cannot be interrupted, and what to do about it
 //!
 //! | code | why | what to do |
 //! | --- | --- | --- |
 //! | a function without the attribute (a dependency, `std`) | no checkpoints inside | the kill lands when it returns; for long ones, wrap in [`interruptible`] with a hook that makes it return |
 //! | code inside macro invocations (`println!`, `vec!`, your `macro_rules!`) | the attribute sees only tokens | a check follows the macro call; call [`checkpoint()`] inside long macro-generated loops |
-//! | blocking std calls (`std::thread::sleep`, `Mutex::lock`, `std::sync::mpsc::Receiver::recv`, socket reads) | the OS does not know about kills | use [`sleep`], [`sync::Condvar`], [`sync::mpsc`], or [`interruptible`] |
+//! | blocking std calls (`std::thread::sleep`, `Mutex::lock`, `std::sync::mpsc::Receiver::recv`, socket reads) | the OS does not know about kills | use [`sleep`], [`sync::Condvar`], [`sync::mpsc`], [`io::Killable`] for sockets and pipes, or [`interruptible`] |
 //! | FFI | unwinding into C aborts | refused on `extern "C"` fns; an `extern "C-unwind"` callback may be killable |
 //! | `async fn` | runs where the future is polled | drop the future (executor-side timeout or abort) |
 //! | `panic = "abort"` builds | a kill is an unwind | kills are refused (below) |

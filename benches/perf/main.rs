@@ -7,7 +7,7 @@
 //! ```
 //!
 //! Sections: `checkpoint` (a), `kernels` (b), `kill` (c), `wake` (d),
-//! `scale` (e), `timeout` (f). The table goes to stdout as Markdown (the
+//! `scale` (e), `timeout` (f), `io` (g). The table goes to stdout as Markdown (the
 //! table in docs/PERFORMANCE.md is a copy); progress goes to stderr.
 //!
 //! A hand-rolled harness rather than criterion: the figures are ratios of
@@ -17,6 +17,7 @@
 //! take several minutes per figure at its default sampling.
 
 mod checkpoint;
+mod io;
 mod kernels;
 mod latency;
 mod scale;
@@ -100,6 +101,12 @@ fn main() {
         eprintln!("(f) with_timeout");
         t.section("(f) with_timeout");
         timeout::run(&mut t);
+    }
+    if want("io") {
+        eprintln!("(g) killable::io");
+        t.section("(g) killable::io");
+        latency::run_io_wake(&mut t, 1000);
+        io::run_fast_path(&mut t, 201);
     }
     println!(
         "machine: {}; load average {} before, {} after\n",

@@ -10,7 +10,8 @@
 //! (the cross-thread protocol) at the ground; `local` (the thread-local
 //! view), `checkpoint`, `shield`, `catch`, `timer`; `wait` (the one way
 //! anything blocks); `registry`, `thread`, `scope`, `timeout`, `interrupt`,
-//! `sync` on top; `trace` and `stall` (the `tracing` feature) read them.
+//! `sync` and `io` (killable blocking I/O) on top; `trace` and `stall` (the
+//! `tracing` feature) read them.
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_debug_implementations)]
@@ -32,6 +33,7 @@ std_only! {
     mod checkpoint;
     mod error;
     mod interrupt;
+    pub mod io;
     mod killpoint;
     mod local;
     pub mod registry;

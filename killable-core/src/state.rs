@@ -250,6 +250,11 @@ impl std::fmt::Debug for ClaimedHook<'_> {
     }
 }
 
+/// Signals the owner's I/O wake fd (see `io`): registered by the owner's
+/// first killable I/O wait, called by killers after the unpark, outside
+/// every lock, like the unpark itself.
+pub(crate) type Waker = std::sync::Arc<dyn Fn() + Send + Sync>;
+
 /// A cancel scope on this thread's stack of `with_timeout` calls.
 struct CancelScope {
     id: u64,
@@ -270,6 +275,8 @@ struct Locked {
     thread: Option<Thread>,
     /// Threads parked in a join of this thread, unparked when it finishes.
     joiners: Vec<Thread>,
+    /// Called by kills after the unpark, if set.
+    waker: Option<Waker>,
     /// Set by [`Inner::mark_ended`]: the OS thread has run all the code it
     /// ever will, thread-local destructors included.
     ended: bool,
@@ -323,6 +330,7 @@ impl Inner {
                 counted: false,
                 thread: None,
                 joiners: Vec::new(),
+                waker: None,
                 ended: false,
                 end_waiters: Vec::new(),
                 pending_since: None,
@@ -335,6 +343,18 @@ impl Inner {
     /// Records the thread to unpark on kills. Called by the owner first thing.
     pub fn set_thread(&self, thread: Thread) {
         lock(&self.locked).thread = Some(thread);
+    }
+
+    /// Registers `waker` to be called by every kill from now on, unless one
+    /// is registered already. The owner tests for a kill after this and
+    /// before it sleeps, as with the unpark: a kill recorded before the
+    /// registration is seen by that test (both take `locked`), one recorded
+    /// after it calls the waker.
+    pub(crate) fn set_waker(&self, waker: &Waker) {
+        let mut l = lock(&self.locked);
+        if l.waker.is_none() {
+            l.waker = Some(waker.clone());
+        }
     }
 
     /// The pending bits, for the owner's lock-free test. Acquire pairs with
@@ -590,6 +610,7 @@ impl Inner {
             l.scopes.clear();
             self.update(&mut l, 0, TERMINATE | DEADLINE | RAISE);
             l.thread = None;
+            l.waker = None;
             (
                 std::mem::take(&mut l.raises),
                 std::mem::take(&mut l.joiners),
@@ -654,23 +675,31 @@ impl Inner {
     }
 
     /// Wakes the owner after a kill was recorded: unpark for killable waits,
-    /// then the interrupt hook for `interruptible`, run on this thread.
+    /// the waker for killable I/O, then the interrupt hook for
+    /// `interruptible`, run on this thread.
     fn wake(&self, kind: KillKind) {
         if let Some(hook) = self.unpark_and_claim(kind) {
             hook.run();
         }
     }
 
-    /// Unparks the owner and claims its armed hook, if one is armed and has
-    /// not fired, for the caller to run with no lock held.
+    /// Unparks the owner, calls its I/O waker, and claims its armed hook,
+    /// if one is armed and has not fired, for the caller to run with no lock
+    /// held.
     fn unpark_and_claim(&self, kind: KillKind) -> Option<ClaimedHook<'_>> {
         // The guard is dropped before the unpark (an `if let` on the lock
         // would hold it through the block): the woken owner's first step
         // takes this lock, and on a shared core it runs at once, finds the
         // lock held and blocks again.
-        let owner = lock(&self.locked).thread.clone();
+        let (owner, waker) = {
+            let l = lock(&self.locked);
+            (l.thread.clone(), l.waker.clone())
+        };
         if let Some(t) = owner {
             t.unpark();
+        }
+        if let Some(w) = waker {
+            w();
         }
         let mut h = lock(&self.hook);
         self.claim(&mut h, kind)
