@@ -97,7 +97,8 @@
 //! * at a [`checkpoint()`] (inserted by the attribute, or written by hand),
 //! * inside a killable blocking operation ([`sleep`], [`park`],
 //!   [`sync::Condvar`], [`sync::mpsc`], [`KillableThread::join`],
-//!   [`registry::join_all`]), which wakes at once,
+//!   [`registry::join_all`], [`io::Killable`] reads, writes and accepts),
+//!   which wakes at once,
 //! * when an [`interruptible`] call returns.
 //!
 //! It then unwinds with [`std::panic::resume_unwind`]: every destructor
@@ -121,10 +122,16 @@
 //! included; [`catch`] catches it by type (Rust's `try … except E`) and lets
 //! the thread carry on; uncaught, it ends the thread and
 //! [`JoinError::downcast_raised`] gives it back to the joiner. Raises queue:
-//! several before delivery are delivered in order, one per checkpoint. A raise
-//! on a thread that has finished (or is being terminated) hands the value
-//! back in `Err`: nothing is silently lost, except raises still queued when
-//! the thread returns normally, which are dropped with its state.
+//! several before delivery are delivered in order, one per checkpoint, up to
+//! [`MAX_QUEUED_RAISES`] waiting at a time. A raise on a thread that has
+//! finished, is being terminated or has a full queue hands the value back in
+//! `Err`. A raise that was accepted (`Ok`) but is never delivered, because
+//! the thread returned first or a `terminate` overtook it, is dropped on that
+//! thread as it exits, before its join returns. Each such drop is user code
+//! run by the runtime: a panic in it is caught and counted
+//! ([`registry::drop_panics`]), and never changes the thread's result nor
+//! aborts the process; so is dropping the value inside a [`JoinError`]
+//! (a [`Payload`]).
 //!
 //! ```
 //! use killable::{catch, killable, KillableThread};
@@ -202,13 +209,72 @@
 //! socket down, kill a child process), then delivers the kill when `op`
 //! returns.
 //!
+//! ## Blocking I/O
+//!
+//! [`io::Killable`] wraps a socket, pipe or terminal so that its blocking
+//! calls wake at once on a kill: `Read` and `Write` for `TcpStream`,
+//! `UnixStream`, `ChildStdout`, `ChildStderr`, `ChildStdin`, pipes, FIFOs
+//! and stdin; `accept` for `TcpListener` and `UnixListener`; `recv_from`
+//! and `send_to` for `UdpSocket`. Unlike an [`interruptible`] hook that
+//! shuts the socket down, it keeps the stream: a call woken by a kill has
+//! read or written nothing, the fd stays open, and a thread that catches a
+//! raise reads on and gets the next bytes. A call that did read or write
+//! returns them; the kill then lands at the next checkpoint.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use std::net::{TcpListener, TcpStream};
+//! use killable::{catch, io::Killable, KillableThread};
+//!
+//! #[derive(Debug)]
+//! struct Reload;
+//!
+//! let listener = TcpListener::bind("127.0.0.1:0")?;
+//! let mut peer = TcpStream::connect(listener.local_addr()?)?;
+//! let (conn, _) = listener.accept()?;
+//! let (tx, blocked) = std::sync::mpsc::channel();
+//! let reader = KillableThread::spawn(move || {
+//!     let mut conn = Killable::new(conn);
+//!     let mut buf = [0; 4];
+//!     let mut reloads = 0;
+//!     loop {
+//!         tx.send(()).unwrap();
+//!         match catch::<Reload, _, _>(|| conn.read(&mut buf)) {
+//!             Err(Reload) => reloads += 1,     // woken: nothing read, read on
+//!             Ok(n) => return (reloads, buf[..n.unwrap()].to_vec()),
+//!         }
+//!     }
+//! });
+//! blocked.recv().unwrap();
+//! std::thread::sleep(std::time::Duration::from_millis(20));
+//! reader.raise(Reload).unwrap();
+//! blocked.recv().unwrap(); // reading again
+//! peer.write_all(b"data")?;
+//! assert_eq!(reader.join().unwrap(), (1, b"data".to_vec()));
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! A blocked call is a `poll` on the fd and on a wake fd of the thread (an
+//! eventfd on Linux, a pipe elsewhere) that kills signal, followed by a
+//! non-blocking attempt (`MSG_DONTWAIT`, `RWF_NOWAIT`); no helper thread,
+//! no busy polling. A read on a socket that has data costs what std's does.
+//! Regular files are always ready: their reads just run.
+//!
+//! One call is all-or-nothing; loops of calls are not. `read_exact`,
+//! `write_all` and `BufReader::read_line` lose what their completed calls
+//! did when a later call unwinds (`read_line` even truncates your string
+//! back). To keep every byte, read into your own buffer with
+//! `Killable::read` and record each result before the next call. Unix only:
+//! on Windows `Killable::new` refuses to compile; use [`interruptible`]
+//! there. The [`io`] module has the details, per type of fd.
+//!
 //! ## What cannot be interrupted, and what to do about it
 //!
 //! | code | why | what to do |
 //! | --- | --- | --- |
 //! | a function without the attribute (a dependency, `std`) | no checkpoints inside | the kill lands when it returns; for long ones, wrap in [`interruptible`] with a hook that makes it return |
 //! | code inside macro invocations (`println!`, `vec!`, your `macro_rules!`) | the attribute sees only tokens | a check follows the macro call; call [`checkpoint()`] inside long macro-generated loops |
-//! | blocking std calls (`std::thread::sleep`, `Mutex::lock`, `std::sync::mpsc::Receiver::recv`, socket reads) | the OS does not know about kills | use [`sleep`], [`sync::Condvar`], [`sync::mpsc`], or [`interruptible`] |
+//! | blocking std calls (`std::thread::sleep`, `Mutex::lock`, `std::sync::mpsc::Receiver::recv`, socket reads) | the OS does not know about kills | use [`sleep`], [`sync::Condvar`], [`sync::mpsc`], [`io::Killable`] for sockets and pipes, or [`interruptible`] |
 //! | FFI | unwinding into C aborts | refused on `extern "C"` fns; an `extern "C-unwind"` callback may be killable |
 //! | `async fn` | runs where the future is polled | drop the future (executor-side timeout or abort) |
 //! | `panic = "abort"` builds | a kill is an unwind | kills are refused (below) |
@@ -287,15 +353,70 @@
 //! (or scope), and a cancellation would unwind those too; keep `run` and
 //! `with_timeout` around leaf work.
 //!
-//! ## Finding a stuck thread
+//! ## My thread does not die
 //!
-//! [`registry::threads`] lists every live killable thread with its
-//! [`RunState`](registry::RunState). With the cargo feature `diagnostics`,
-//! each entry also tells the `file:line` of the last checkpoint the thread
-//! passed and how long ago (`ThreadInfo::last_checkpoint`), which points at
-//! the call that never returns. It costs a clock read per checkpoint on
-//! killable threads (about 30 ns), so it is off by default. The `tracing`
-//! feature emits events on raise, delivery and exit.
+//! `raise` returned `Ok`, `terminate` was called, and `join` never returns.
+//! A kill lands only at a checkpoint, so the thread is running code that has
+//! none: a helper you forgot to mark `#[killable]`, a blocking call that is
+//! not killable (a std lock, a socket read: see [Blocking
+//! calls](#blocking-calls)), FFI, or a long [`shield`].
+//!
+//! 1. **Ask which threads ignore their kill.** [`registry::stalled(min)`](registry::stalled)
+//!    lists the threads that have had a kill pending for at least `min`,
+//!    longest first; [`ThreadInfo::pending_for`](registry::ThreadInfo::pending_for)
+//!    says for how long. A thread that answers its kills shows microseconds.
+//! 2. **Ask where it is.** With the cargo feature `diagnostics`, each
+//!    listed thread also gives the `file:line` of the last checkpoint it
+//!    passed (`ThreadInfo::last_checkpoint`): the code after that line, up
+//!    to the next checkpoint, is where it is stuck; most often a call into a
+//!    function without the attribute. It costs a clock read per checkpoint
+//!    on killable threads (about 30 ns), so it is off by default.
+//! 3. **Or be told.** With the cargo feature `tracing`, a `WARN` event
+//!    (target `killable`, message `kill pending: the thread passes no
+//!    checkpoint`) names each thread whose kill has waited longer than 1 s,
+//!    once per kill, with `pending_for` and, under `diagnostics`, the
+//!    `last_checkpoint`. `registry::warn_stalled_after(Some(d))` sets the
+//!    threshold; `None` turns it off. The events come from a watcher thread
+//!    woken by the killers; checkpoints do no extra work for them.
+//!
+//! ```
+//! use killable::{killable, registry, KillableThread};
+//! use std::sync::atomic::{AtomicBool, Ordering};
+//! use std::sync::{mpsc, Arc};
+//! use std::time::Duration;
+//!
+//! fn poll_device(stop: &AtomicBool, inside: mpsc::Sender<()>) {
+//!     inside.send(()).unwrap();
+//!     // The forgotten `#[killable]`: no checkpoint in this loop.
+//!     while !stop.load(Ordering::Relaxed) {
+//!         std::thread::sleep(Duration::from_millis(1));
+//!     }
+//! }
+//!
+//! #[killable]
+//! fn driver(stop: Arc<AtomicBool>, inside: mpsc::Sender<()>) {
+//!     poll_device(&stop, inside);
+//! }
+//!
+//! let stop = Arc::new(AtomicBool::new(false));
+//! let (inside, wait_inside) = mpsc::channel();
+//! let s = stop.clone();
+//! let t = KillableThread::spawn(move || driver(s, inside));
+//! wait_inside.recv().unwrap();
+//! t.terminate();
+//! std::thread::sleep(Duration::from_millis(100));
+//! let stuck = registry::stalled(Duration::from_millis(100));
+//! assert!(stuck.iter().any(|i| i.id() == t.id()));
+//! println!("{:?}", stuck[0]); // ThreadInfo { .., pending_for: Some(100.2ms), .. }
+//! # stop.store(true, Ordering::Relaxed);
+//! # let _ = t.join();
+//! ```
+//!
+//! The fix is the attribute on `poll_device` (or, for a blocking call,
+//! [`interruptible`] or a killable wait). [`registry::threads`] lists every
+//! live killable thread with its [`RunState`](registry::RunState), to look
+//! beyond the stalled ones. The `tracing` feature also emits `DEBUG` events
+//! on raise, delivery and exit.
 //!
 //! ## Compared with the alternatives
 //!

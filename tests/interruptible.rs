@@ -533,3 +533,63 @@ fn a_slow_on_kill_does_not_stall_an_unrelated_deadline() {
     raiser.join().unwrap().unwrap();
     victim.join().unwrap();
 }
+
+/// Deadline hooks run one at a time on the hook thread. A hook claimed by a
+/// deadline but still queued behind a slow one is withdrawn when its
+/// operation returns on its own: `interruptible` does not wait for the
+/// queue, and the withdrawn hook is never called.
+#[test]
+fn a_queued_deadline_hook_is_withdrawn_when_op_returns_on_its_own() {
+    let slow = std::thread::spawn(|| {
+        let (op, unblock) = blocker();
+        with_timeout(Duration::from_millis(20), || {
+            interruptible(op, move || {
+                std::thread::sleep(Duration::from_secs(2)); // holds the hook thread
+                unblock();
+            })
+        })
+    });
+    std::thread::sleep(Duration::from_millis(100)); // the slow hook is running
+    let calls = Calls::default();
+    let c = calls.clone();
+    let start = Instant::now();
+    let r = with_timeout(Duration::from_millis(20), || {
+        interruptible(
+            || std::thread::sleep(Duration::from_millis(150)), // returns on its own
+            move || c.record(),
+        )
+    });
+    let took = start.elapsed();
+    assert_eq!(r, Err(TimedOut), "the deadline recorded while armed lands");
+    assert!(
+        took < Duration::from_millis(1000),
+        "waited {took:?} for a queued hook"
+    );
+    assert_eq!(calls.count(), 0, "a withdrawn hook is never called");
+    assert_eq!(slow.join().unwrap(), Err(TimedOut));
+}
+
+/// A thread's own deadline (`Builder::deadline`) reaches `on_kill` as a
+/// termination, from the hook thread, not the timer thread.
+#[test]
+fn a_thread_deadline_calls_on_kill_from_the_hook_thread() {
+    use killable::KillKind;
+    let calls = Calls::default();
+    let c = calls.clone();
+    let kinds = Arc::new(Mutex::new(Vec::new()));
+    let k = kinds.clone();
+    let t = killable::Builder::new()
+        .deadline(Instant::now() + Duration::from_millis(50))
+        .spawn(move || {
+            let (op, unblock) = blocker();
+            interruptible(op, move |kind: KillKind| {
+                c.record();
+                k.lock().unwrap().push(kind);
+                unblock();
+            })
+        })
+        .unwrap();
+    assert!(t.join().unwrap_err().is_terminated());
+    assert_eq!(*kinds.lock().unwrap(), [KillKind::Terminate]);
+    assert_eq!(calls.thread().as_deref(), Some("killable-hooks"));
+}

@@ -7,8 +7,8 @@
 //! ```
 //!
 //! Sections: `checkpoint` (a), `kernels` (b), `kill` (c), `wake` (d),
-//! `scale` (e), `timeout` (f), `cancel` (g). The table goes to stdout as Markdown (the
-//! README's "Performance" section is a copy); progress goes to stderr.
+//! `scale` (e), `timeout` (f), `io` (g), `cancel` (h). The table goes to stdout as
+//! Markdown (the table in docs/PERFORMANCE.md is a copy); progress goes to stderr.
 //!
 //! A hand-rolled harness rather than criterion: the figures are ratios of
 //! interleaved samples in one process, latency percentiles of cross-thread
@@ -18,6 +18,7 @@
 
 mod cancel;
 mod checkpoint;
+mod io;
 mod kernels;
 mod latency;
 mod scale;
@@ -102,9 +103,15 @@ fn main() {
         t.section("(f) with_timeout");
         timeout::run(&mut t);
     }
+    if want("io") {
+        eprintln!("(g) killable::io");
+        t.section("(g) killable::io");
+        latency::run_io_wake(&mut t, 1000);
+        io::run_fast_path(&mut t, 201);
+    }
     if want("cancel") {
-        eprintln!("(g) cancel tokens");
-        t.section("(g) cancel tokens");
+        eprintln!("(h) cancel tokens");
+        t.section("(h) cancel tokens");
         cancel::run(&mut t);
     }
     println!(

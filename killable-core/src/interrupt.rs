@@ -23,7 +23,9 @@ use crate::wait::Blocked;
 ///   hook thread (`killable-hooks`), never on the timer thread, so a slow
 ///   hook delays other deadlines' hooks but no deadline. It may run while
 ///   `op` is returning, but never after `interruptible` has returned
-///   (`interruptible` waits for a running `on_kill` before it returns).
+///   (`interruptible` waits for an `on_kill` that has started on another
+///   thread; one claimed by a kill but not started yet, say queued on the
+///   hook thread, is withdrawn instead, and never called).
 /// * No lock of this crate is held while `on_kill` runs, so it may raise
 ///   into, terminate or join any *other* thread, including one whose own
 ///   `on_kill` kills this one. Killing the thread running `op` from its own

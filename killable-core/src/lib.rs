@@ -9,8 +9,9 @@
 //! Module layering (nothing imports anything above it): `prim`, `state` and
 //! `token` (the cross-thread protocol) at the ground; `local` (the thread-local
 //! view), `checkpoint`, `shield`, `catch`, `timer`; `wait` (the one way
-//! anything blocks); `registry`, `thread`, `scope`, `timeout`, `cancel`, `interrupt`,
-//! `sync` on top.
+//! anything blocks); `registry`, `thread`, `scope`, `timeout`, `cancel`,
+//! `interrupt`, `sync` and `io` (killable blocking I/O) on top; `trace` and
+//! `stall` (the `tracing` feature) read them.
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_debug_implementations)]
@@ -34,11 +35,14 @@ std_only! {
     mod checkpoint;
     mod error;
     mod interrupt;
+    pub mod io;
     mod killpoint;
     mod local;
     pub mod registry;
     mod scope;
     mod shield;
+    #[cfg(feature = "tracing")]
+    mod stall;
     pub mod sync;
     mod thread;
     mod timeout;
@@ -49,12 +53,12 @@ std_only! {
     pub use cancel::{CancelToken, Cancelled, DropGuard};
     pub use catch::{catch, is_kill};
     pub use checkpoint::user_checkpoint as checkpoint;
-    pub use error::{JoinError, TimedOut};
+    pub use error::{JoinError, Payload, TimedOut};
     pub use interrupt::{interruptible, KillKind, OnKill};
     pub use registry::current;
     pub use scope::{scope, Scope, ScopedKillableThread};
     pub use shield::{is_shielded, shield};
-    pub use sync::{park, park_timeout, sleep, sleep_until};
+    pub use sync::sleep::{park, park_timeout, sleep, sleep_until};
     pub use thread::{Builder, KillableThread, Killer};
     pub use timeout::{with_deadline, with_timeout};
 }
@@ -85,6 +89,33 @@ pub mod strip;
 /// assert_eq!(killable::KILLS_SUPPORTED, cfg!(panic = "unwind"));
 /// ```
 pub const KILLS_SUPPORTED: bool = state::KILLS_UNWIND;
+
+/// How many raised values can wait for delivery on one thread. A thread
+/// that holds kills back (inside a [`shield`], or in a long call without
+/// checkpoints) has its raises queued; beyond this many, `raise` hands the
+/// value back in `Err` until deliveries make room.
+///
+/// # Examples
+///
+/// ```
+/// use killable::{shield, KillableThread, MAX_QUEUED_RAISES};
+/// use std::sync::mpsc;
+///
+/// let (go, wait) = mpsc::channel::<()>();
+/// let (ready, shielded) = mpsc::channel::<()>();
+/// let t = KillableThread::spawn(move || shield(|| {
+///     ready.send(()).unwrap();
+///     wait.recv().unwrap(); // kills are held back in here
+/// }));
+/// shielded.recv().unwrap();
+/// for i in 0..MAX_QUEUED_RAISES {
+///     t.raise(i).unwrap();
+/// }
+/// assert_eq!(t.raise(usize::MAX), Err(usize::MAX)); // full: handed back
+/// go.send(()).unwrap();
+/// assert_eq!(t.join().unwrap(), ()); // the body returned; the queued raises were dropped at its exit
+/// ```
+pub const MAX_QUEUED_RAISES: usize = state::MAX_QUEUED_RAISES;
 
 /// Test support, re-exported by the facade as `killable::__private::testing`.
 /// Not public API: no semver guarantees.

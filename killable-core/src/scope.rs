@@ -261,17 +261,17 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        let (std_builder, entry, deadline) = builder.prepare();
+        let (std_builder, entry, deadline) = builder.prepare()?;
         let run_entry = entry.clone();
         let spawned =
             std_builder.spawn_scoped(&self.std, move || match run(&run_entry, deadline, f) {
                 // Handed to std as the panic it is, so that an unjoined panicked
                 // thread makes the scope panic, as with `std::thread::scope`;
                 // `join` turns it back into `JoinError::Panicked`.
-                Err(JoinError::Panicked(payload)) => resume_unwind(payload),
+                Err(JoinError::Panicked(payload)) => resume_unwind(payload.into_inner()),
                 other => other,
             });
-        let handle = finish_spawn(&entry, spawned)?;
+        let (entry, handle) = finish_spawn(entry, spawned)?;
         let killer = Killer::from_entry(entry);
         children::add(children::key(&self.std), &killer);
         Ok(ScopedKillableThread { killer, handle })
@@ -353,7 +353,7 @@ impl<T> ScopedKillableThread<'_, T> {
     /// killable::scope(|s| assert_eq!(s.spawn(|| x + 1).join().unwrap(), 21));
     /// ```
     pub fn join(self) -> Result<T, JoinError> {
-        wait::until_finished(self.killer.entry(), None);
+        wait::until_ended(self.killer.entry(), None);
         flatten(self.handle.join())
     }
 
@@ -374,7 +374,7 @@ impl<T> ScopedKillableThread<'_, T> {
     /// ```
     pub fn join_timeout(self, timeout: Duration) -> Result<Result<T, JoinError>, Self> {
         let deadline = Instant::now().checked_add(timeout);
-        if wait::until_finished(self.killer.entry(), deadline) {
+        if wait::until_ended(self.killer.entry(), deadline) {
             Ok(flatten(self.handle.join()))
         } else {
             Err(self)

@@ -20,7 +20,8 @@
 
 use std::any::Any;
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering::{Acquire, Relaxed, SeqCst};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
+use std::time::Instant;
 
 use crate::prim::{current_thread_id, lock, AtomicU32, Condvar, Mutex, Thread, ThreadId};
 
@@ -30,6 +31,12 @@ pub const TERMINATE: u32 = 1 << 0;
 pub const DEADLINE: u32 = 1 << 1;
 /// At least one raised value is queued: edge-triggered, one per delivery.
 pub const RAISE: u32 = 1 << 2;
+
+/// How many raised values may wait for delivery on one thread; `raise`
+/// hands the value back beyond that. Bounds the memory a thread that holds
+/// kills back (a long shield, a long call without checkpoints) can be made
+/// to hold by raisers.
+pub const MAX_QUEUED_RAISES: usize = 32;
 
 /// Whether a kill can unwind in this build. Under `panic = "abort"` an unwind
 /// would abort the process, so kills are refused instead (see the crate docs).
@@ -117,77 +124,136 @@ pub(crate) type HookFn = dyn Fn(KillKind) + Send + Sync;
 #[derive(Clone, Copy)]
 pub(crate) struct HookPtr(*const HookFn);
 
-// SAFETY: the pointee is `Send + Sync`. It is dereferenced only through a
-// `ClaimedHook`, taken under `Inner::hook`'s mutex while armed, and
-// `disarm_hook` (which `interruptible` calls before the pointee's borrow
-// ends) waits until no claim is outstanding.
+// SAFETY: the pointee is `Send + Sync`. It is dereferenced only by
+// `ClaimedHook::run`, after it found its claim still in the slot and marked
+// it running, under `Inner::hook`'s mutex; `disarm_hook` (which
+// `interruptible` calls before the pointee's borrow ends) withdraws a claim
+// that has not started and waits for one that is running.
 unsafe impl Send for HookPtr {}
 
-/// The hook slot, under `Inner::hook`. The mutex is held only to change these
-/// fields, never while a hook runs (`std::stop_callback`'s design): a killer
-/// claims the armed hook (`fired`, `running`), releases the mutex, runs it,
-/// and takes the mutex again to clear `running`. `disarm_hook` waits for a
-/// running hook, unless it runs on the disarming thread itself. So no kill,
-/// and not the timer thread, ever waits on a lock held across user code.
+/// The hooks lent by the `interruptible` calls on the thread's stack, under
+/// `Inner::hook`. The mutex is held only to change these fields, never while
+/// a hook runs (`std::stop_callback`'s design): a killer claims the armed
+/// hook, releases the mutex, marks its claim running and runs it, then takes
+/// the mutex again to clear the claim. `disarm_hook` withdraws a claim that
+/// has not started running, and waits for one that runs on another thread.
+/// So no kill, and not the timer thread, ever waits on a lock held across
+/// user code.
 #[derive(Default)]
 struct HookSlot {
-    armed: Option<HookPtr>,
-    fired: bool,
-    /// The armed hook was claimed and has not finished running; the id of
-    /// the thread that claimed it.
-    running: Option<ThreadId>,
-    /// The `(armed, fired)` of enclosing `interruptible` calls, innermost
-    /// last: a nested call displaces its caller's hook until it returns.
-    enclosing: Vec<(Option<HookPtr>, bool)>,
+    /// Outermost first; the last one is armed, the others are displaced by
+    /// nested calls until those return.
+    levels: Vec<Level>,
+    next_claim: u64,
 }
 
-/// A hook a killer has claimed: it must run it (or drop it, which releases
-/// the claim without running it). Until then the owner's `disarm_hook` waits,
-/// which keeps both the hook and the state alive: this is why it can hold raw
-/// pointers, and why it may be sent to another thread to run.
-#[must_use = "a claimed hook holds the owner's `interruptible` until it is run or dropped"]
-pub struct ClaimedHook {
-    inner: *const Inner,
+struct Level {
+    hook: HookPtr,
+    /// Claimed once already: on_kill runs at most once per call.
+    fired: bool,
+    claim: Option<Claim>,
+}
+
+#[derive(Clone, Copy)]
+struct Claim {
+    id: u64,
+    /// The thread running the hook, once it has started.
+    running_on: Option<ThreadId>,
+}
+
+impl HookSlot {
+    fn claim_mut(&mut self, id: u64) -> Option<&mut Option<Claim>> {
+        self.levels
+            .iter_mut()
+            .map(|l| &mut l.claim)
+            .find(|c| c.is_some_and(|c| c.id == id))
+    }
+}
+
+/// A hook a killer has claimed, to run with no lock held (or drop, which
+/// releases the claim without running it).
+///
+/// It borrows the state (the timer, handing one to the hook thread, hands
+/// an `Arc` of the state along instead). The hook itself is only called if
+/// the claim is still in the slot when `run` starts; from then on
+/// `disarm_hook` waits.
+#[must_use = "a claimed hook does nothing until it is run"]
+pub struct ClaimedHook<'a> {
+    inner: &'a Inner,
     hook: HookPtr,
     kind: KillKind,
+    id: u64,
 }
 
-// SAFETY: both pointees are `Sync` (`Inner` is all mutexes and atomics; the
-// hook is `Send + Sync`), and they stay alive until this claim is released
-// (`Drop` below): the owner's `interruptible` frame, which owns an `Arc` of
-// the state and borrows the hook, cannot return before `disarm_hook`, and
-// `disarm_hook` waits for `running` to be cleared.
-unsafe impl Send for ClaimedHook {}
+impl ClaimedHook<'_> {
+    /// Extends the borrow of the state to `'static`.
+    ///
+    /// # Safety
+    ///
+    /// The caller must keep the state alive until the result is dropped.
+    pub(crate) unsafe fn detach(self) -> ClaimedHook<'static> {
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: the caller keeps the state alive; the fields are moved out
+        // of a value that will not be dropped.
+        ClaimedHook {
+            inner: unsafe { &*(this.inner as *const Inner) },
+            hook: this.hook,
+            kind: this.kind,
+            id: this.id,
+        }
+    }
 
-impl ClaimedHook {
-    /// Runs the hook, then releases the claim (also if the hook panics; the
-    /// panic goes on to the caller).
+    /// Whether this claim belongs to `inner`.
+    pub(crate) fn is_of(&self, inner: &Inner) -> bool {
+        std::ptr::eq(self.inner, inner)
+    }
+
+    /// Runs the hook, unless the `interruptible` call that lent it has
+    /// returned meanwhile (then the operation needs no unblocking), and
+    /// releases the claim (also if the hook panics; the panic goes on to the
+    /// caller).
     pub fn run(self) {
-        // SAFETY: see `unsafe impl Send for ClaimedHook`; the claim is held
-        // until `self` drops, after the call.
+        {
+            let mut h = lock(&self.inner.hook);
+            match h.claim_mut(self.id) {
+                Some(Some(c)) => c.running_on = Some(current_thread_id()),
+                // Withdrawn by `disarm_hook`: `interruptible` has returned.
+                _ => return,
+            }
+        }
+        // SAFETY: the claim is marked running, so `disarm_hook`, which must
+        // run before the hook's borrow ends, waits until `self` is dropped,
+        // after the call.
         unsafe { (*self.hook.0)(self.kind) };
     }
 }
 
-impl Drop for ClaimedHook {
+impl Drop for ClaimedHook<'_> {
     fn drop(&mut self) {
-        // SAFETY: the claim is still held here, so the state is alive.
-        let inner = unsafe { &*self.inner };
+        let inner = self.inner;
         let mut h = lock(&inner.hook);
-        h.running = None;
-        // Under the lock, so the disarming owner (which must take the lock to
-        // see `running` cleared) cannot free the state before this is done.
-        inner.hook_done.notify_all();
+        if let Some(c) = h.claim_mut(self.id) {
+            *c = None;
+            // Under the lock, so that the disarming owner, which must take
+            // the lock to see the claim gone, cannot go on before this is
+            // done.
+            inner.hook_done.notify_all();
+        }
     }
 }
 
-impl std::fmt::Debug for ClaimedHook {
+impl std::fmt::Debug for ClaimedHook<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClaimedHook")
             .field("kind", &self.kind)
             .finish_non_exhaustive()
     }
 }
+
+/// Signals the owner's I/O wake fd (see `io`): registered by the owner's
+/// first killable I/O wait, called by killers after the unpark, outside
+/// every lock, like the unpark itself.
+pub(crate) type Waker = std::sync::Arc<dyn Fn() + Send + Sync>;
 
 /// A cancel scope on this thread's stack of `with_timeout` calls.
 struct CancelScope {
@@ -209,6 +275,17 @@ struct Locked {
     thread: Option<Thread>,
     /// Threads parked in a join of this thread, unparked when it finishes.
     joiners: Vec<Thread>,
+    /// Called by kills after the unpark, if set.
+    waker: Option<Waker>,
+    /// Set by [`Inner::mark_ended`]: the OS thread has run all the code it
+    /// ever will, thread-local destructors included.
+    ended: bool,
+    /// Threads waiting for `ended`, unparked when it is set.
+    end_waiters: Vec<Thread>,
+    /// Since when a kill has waited for the thread: set when `pending` turns
+    /// non-zero and again at each delivery that leaves something pending,
+    /// `None` while nothing is. For `registry::stalled`; outside the protocol.
+    pending_since: Option<Instant>,
 }
 
 /// The shared state of one killable thread.
@@ -253,6 +330,10 @@ impl Inner {
                 counted: false,
                 thread: None,
                 joiners: Vec::new(),
+                waker: None,
+                ended: false,
+                end_waiters: Vec::new(),
+                pending_since: None,
             }),
             hook: Mutex::new(HookSlot::default()),
             hook_done: Condvar::new(),
@@ -264,9 +345,21 @@ impl Inner {
         lock(&self.locked).thread = Some(thread);
     }
 
+    /// Registers `waker` to be called by every kill from now on, unless one
+    /// is registered already. The owner tests for a kill after this and
+    /// before it sleeps, as with the unpark: a kill recorded before the
+    /// registration is seen by that test (both take `locked`), one recorded
+    /// after it calls the waker.
+    pub(crate) fn set_waker(&self, waker: &Waker) {
+        let mut l = lock(&self.locked);
+        if l.waker.is_none() {
+            l.waker = Some(waker.clone());
+        }
+    }
+
     /// The pending bits, for the owner's lock-free test. Acquire pairs with
-    /// the release of the `locked` mutex by the killer, so a non-zero read is
-    /// followed by a locked read that sees the full kill.
+    /// `update`'s Release store, so a non-zero read also sees what the bits
+    /// announce (a queued raise, an expired scope).
     #[inline]
     pub fn pending(&self) -> u32 {
         self.pending.load(Acquire)
@@ -282,10 +375,28 @@ impl Inner {
     fn update(&self, l: &mut Locked, set: u32, clear: u32) {
         let old = self.pending.load(Relaxed);
         let new = (old | set) & !clear;
-        // SeqCst so that a waiter's later `pending()` test and a killer's
-        // wake-up cannot both miss each other (see the module docs); the
-        // mutex alone already orders it for the owner's locked reads.
-        self.pending.store(new, SeqCst);
+        // Release pairs with `pending()`'s Acquire. No SeqCst: the lost
+        // wake-up it could guard against (a waiter's test and a killer's
+        // wake missing each other) needs each side to write, then read what
+        // the other wrote, and here the wake reads nothing the waiter wrote
+        // without a lock between them:
+        // * a parked waiter: `wake` unparks the thread recorded in `locked`
+        //   whatever the waiter did, and an unpark before the park makes the
+        //   park return. The thread is recorded (`set_thread`, under
+        //   `locked`) before the owner's first test, so a kill recorded
+        //   before that is seen through the mutex.
+        // * an `interruptible` hook: armed, and `pending()` tested, under
+        //   `hook`'s mutex, which the killer takes after this store (and
+        //   after releasing `locked`): the test sees the store, or the killer
+        //   sees the hook.
+        self.pending.store(new, Release);
+        if new == 0 {
+            l.pending_since = None;
+        } else if old == 0 {
+            // The killer's clock read, under the lock it already holds: the
+            // owner's checkpoint never reads a clock for this.
+            l.pending_since = Some(Instant::now());
+        }
         let want = new != 0 && !l.finished;
         if want != l.counted {
             l.counted = want;
@@ -298,11 +409,16 @@ impl Inner {
     }
 
     /// Queues a raised value. Hands it back if the thread has finished, is
-    /// being terminated, or kills cannot unwind in this build.
+    /// being terminated, already has [`MAX_QUEUED_RAISES`] queued, or kills
+    /// cannot unwind in this build.
     pub fn raise<E: Any + Send>(&self, exc: E) -> Result<(), E> {
         {
             let mut l = lock(&self.locked);
-            if !KILLS_UNWIND || l.finished || self.pending.load(Relaxed) & TERMINATE != 0 {
+            if !KILLS_UNWIND
+                || l.finished
+                || self.pending.load(Relaxed) & TERMINATE != 0
+                || l.raises.len() >= MAX_QUEUED_RAISES
+            {
                 return Err(exc);
             }
             l.raises.push_back(Box::new(exc));
@@ -325,7 +441,7 @@ impl Inner {
 
     /// [`terminate`](Self::terminate), handing the armed hook back to the
     /// caller instead of running it (the timer thread runs none itself).
-    pub fn terminate_claiming(&self) -> (bool, Option<ClaimedHook>) {
+    pub fn terminate_claiming(&self) -> (bool, Option<ClaimedHook<'_>>) {
         {
             let mut l = lock(&self.locked);
             if !KILLS_UNWIND || l.finished {
@@ -371,7 +487,7 @@ impl Inner {
 
     /// [`expire_scope`](Self::expire_scope), handing the armed hook back to
     /// the caller instead of running it. Called by the timer thread.
-    pub fn expire_scope_claiming(&self, id: u64) -> Option<ClaimedHook> {
+    pub fn expire_scope_claiming(&self, id: u64) -> Option<ClaimedHook<'_>> {
         {
             let mut l = lock(&self.locked);
             if !KILLS_UNWIND || l.finished {
@@ -413,17 +529,21 @@ impl Inner {
         let mut l = lock(&self.locked);
         let pending = self.pending.load(Relaxed);
         if pending & TERMINATE != 0 {
+            self.answered(&mut l);
             return Delivery::Deliver(Kill::Terminate);
         }
         if pending & DEADLINE != 0 {
             if let Some(s) = l.scopes.iter().find(|s| s.expired) {
-                return Delivery::Deliver(Kill::Deadline(s.id));
+                let id = s.id;
+                self.answered(&mut l);
+                return Delivery::Deliver(Kill::Deadline(id));
             }
         }
         if let Some(exc) = l.raises.pop_front() {
             if l.raises.is_empty() {
                 self.update(&mut l, 0, RAISE);
             }
+            self.answered(&mut l);
             return Delivery::Deliver(Kill::Raise(exc));
         }
         Delivery::Nothing
@@ -438,9 +558,17 @@ impl Inner {
         if self.pending() == 0 {
             return Delivery::Nothing;
         }
-        let l = lock(&self.locked);
-        match l.scopes.iter().find(|s| s.unwinding && s.expired) {
-            Some(s) => Delivery::Deliver(Kill::Deadline(s.id)),
+        let mut l = lock(&self.locked);
+        match l
+            .scopes
+            .iter()
+            .find(|s| s.unwinding && s.expired)
+            .map(|s| s.id)
+        {
+            Some(id) => {
+                self.answered(&mut l);
+                Delivery::Deliver(Kill::Deadline(id))
+            }
             None => Delivery::Deferred,
         }
     }
@@ -455,9 +583,26 @@ impl Inner {
                 .any(|s| s.unwinding && s.expired)
     }
 
-    /// Called once by the owner when its body has returned or unwound: from
-    /// now on kills are refused. Raises still queued are dropped here, after
-    /// the lock is released, since their destructors are user code.
+    /// The owner is taking a kill: what is still pending after it (terminate
+    /// stays, more raises may be queued) waits from now on. Delivery path
+    /// only, never a checkpoint's fast path.
+    fn answered(&self, l: &mut Locked) {
+        if l.pending_since.is_some() {
+            l.pending_since = Some(Instant::now());
+        }
+    }
+
+    /// Since when a kill has waited for the owner to reach a checkpoint that
+    /// delivers it (or the last delivery, if one is still pending after it).
+    pub(crate) fn pending_since(&self) -> Option<Instant> {
+        lock(&self.locked).pending_since
+    }
+
+    /// Called once by the owner when its body has returned or unwound (or
+    /// for a spawn that failed): from now on kills are refused, and joiners
+    /// waiting for this are woken. Returns the raises still queued, for the
+    /// caller to drop after the lock is released, since their destructors
+    /// are user code.
     pub fn finish(&self) -> VecDeque<Box<dyn Any + Send>> {
         let (dropped, joiners) = {
             let mut l = lock(&self.locked);
@@ -465,6 +610,7 @@ impl Inner {
             l.scopes.clear();
             self.update(&mut l, 0, TERMINATE | DEADLINE | RAISE);
             l.thread = None;
+            l.waker = None;
             (
                 std::mem::take(&mut l.raises),
                 std::mem::take(&mut l.joiners),
@@ -489,49 +635,93 @@ impl Inner {
 
     /// Undoes `add_joiner` for a join that gave up (timeout or kill).
     pub fn remove_joiner(&self, me: &Thread) {
-        let mut l = lock(&self.locked);
-        if let Some(pos) = l.joiners.iter().position(|t| t.id() == me.id()) {
-            l.joiners.swap_remove(pos);
+        remove_thread(&mut lock(&self.locked).joiners, me);
+    }
+
+    /// Records that the OS thread has run all the code it ever will (its
+    /// last thread-local destructor, or a spawn that never created it), and
+    /// wakes the threads waiting for that. Implies nothing about `finish`,
+    /// which always comes first.
+    pub fn mark_ended(&self) {
+        let waiters = {
+            let mut l = lock(&self.locked);
+            l.ended = true;
+            std::mem::take(&mut l.end_waiters)
+        };
+        for w in waiters {
+            w.unpark();
         }
     }
 
+    /// Whether [`mark_ended`](Self::mark_ended) has run.
+    pub fn has_ended(&self) -> bool {
+        lock(&self.locked).ended
+    }
+
+    /// Registers `me` to be unparked by `mark_ended`. Returns false
+    /// (registering nothing) if it has already run.
+    pub fn add_end_waiter(&self, me: &Thread) -> bool {
+        let mut l = lock(&self.locked);
+        if l.ended {
+            return false;
+        }
+        l.end_waiters.push(me.clone());
+        true
+    }
+
+    /// Undoes `add_end_waiter` for a wait that gave up (timeout or kill).
+    pub fn remove_end_waiter(&self, me: &Thread) {
+        remove_thread(&mut lock(&self.locked).end_waiters, me);
+    }
+
     /// Wakes the owner after a kill was recorded: unpark for killable waits,
-    /// then the interrupt hook for `interruptible`, run on this thread.
+    /// the waker for killable I/O, then the interrupt hook for
+    /// `interruptible`, run on this thread.
     fn wake(&self, kind: KillKind) {
         if let Some(hook) = self.unpark_and_claim(kind) {
             hook.run();
         }
     }
 
-    /// Unparks the owner and claims its armed hook, if one is armed and has
-    /// not fired, for the caller to run with no lock held.
-    fn unpark_and_claim(&self, kind: KillKind) -> Option<ClaimedHook> {
+    /// Unparks the owner, calls its I/O waker, and claims its armed hook,
+    /// if one is armed and has not fired, for the caller to run with no lock
+    /// held.
+    fn unpark_and_claim(&self, kind: KillKind) -> Option<ClaimedHook<'_>> {
         // The guard is dropped before the unpark (an `if let` on the lock
         // would hold it through the block): the woken owner's first step
         // takes this lock, and on a shared core it runs at once, finds the
         // lock held and blocks again.
-        let owner = lock(&self.locked).thread.clone();
+        let (owner, waker) = {
+            let l = lock(&self.locked);
+            (l.thread.clone(), l.waker.clone())
+        };
         if let Some(t) = owner {
             t.unpark();
+        }
+        if let Some(w) = waker {
+            w();
         }
         let mut h = lock(&self.hook);
         self.claim(&mut h, kind)
     }
 
     /// Claims the armed hook if it has not fired (at most once per arming).
-    fn claim(&self, h: &mut HookSlot, kind: KillKind) -> Option<ClaimedHook> {
-        match (h.armed, h.fired) {
-            (Some(hook), false) => {
-                h.fired = true;
-                h.running = Some(current_thread_id());
-                Some(ClaimedHook {
-                    inner: self,
-                    hook,
-                    kind,
-                })
-            }
-            _ => None,
-        }
+    fn claim(&self, h: &mut HookSlot, kind: KillKind) -> Option<ClaimedHook<'_>> {
+        let id = h.next_claim;
+        let level = h.levels.last_mut().filter(|l| !l.fired)?;
+        level.fired = true;
+        level.claim = Some(Claim {
+            id,
+            running_on: None,
+        });
+        let hook = level.hook;
+        h.next_claim += 1;
+        Some(ClaimedHook {
+            inner: self,
+            hook,
+            kind,
+            id,
+        })
     }
 
     /// Lends `hook` to killers until `disarm_hook`, displacing the hook of an
@@ -541,9 +731,8 @@ impl Inner {
     ///
     /// # Safety
     ///
-    /// The caller must call `disarm_hook` before `hook`'s borrow ends, and
-    /// before its last `Arc` of this state is dropped, on every path including
-    /// unwinding, in LIFO order with nested calls.
+    /// The caller must call `disarm_hook` before `hook`'s borrow ends, on
+    /// every path including unwinding, in LIFO order with nested calls.
     pub unsafe fn arm_hook<'a>(&self, hook: &'a (dyn Fn(KillKind) + Send + Sync + 'a)) -> bool {
         let mut h = lock(&self.hook);
         // Tested under the hook mutex: a killer records its kill before it
@@ -555,8 +744,11 @@ impl Inner {
         // SAFETY (of the lifetime erasure): see the function's contract.
         let ptr: *const (dyn Fn(KillKind) + Send + Sync + 'a) = hook;
         let ptr: *const HookFn = unsafe { std::mem::transmute(ptr) };
-        let displaced = (h.armed.replace(HookPtr(ptr)), std::mem::take(&mut h.fired));
-        h.enclosing.push(displaced);
+        h.levels.push(Level {
+            hook: HookPtr(ptr),
+            fired: false,
+            claim: None,
+        });
         true
     }
 
@@ -591,24 +783,27 @@ impl Inner {
         let me = current_thread_id();
         let mut h = lock(&self.hook);
         // A hook running on this very thread (it killed its own thread from
-        // inside `op`, and `op` is returning through it) is not waited for:
-        // that would wait for ourselves.
-        while h.running.is_some_and(|t| t != me) {
+        // inside `op`) is not waited for: that would wait for ourselves.
+        while h
+            .levels
+            .last()
+            .and_then(|l| l.claim)
+            .is_some_and(|c| c.running_on.is_some_and(|t| t != me))
+        {
             h = self
                 .hook_done
                 .wait(h)
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
-        // Any kill recorded now was recorded while the hook was armed: arming
-        // is refused with a kill pending, and kills are only cleared by
-        // deliveries on this thread, which `interruptible` does not make
-        // while armed.
+        // Popping the level withdraws a claim that has not started: the
+        // operation it would have unblocked has returned.
+        h.levels.pop();
+        // A kill pending now was recorded while the hook was armed (arming is
+        // refused with one pending).
         let killed = self.pending() != 0;
-        (h.armed, h.fired) = h.enclosing.pop().unwrap_or_default();
         // Not while unwinding: the enclosing operation is being unwound
         // through, not resumed, and a panicking hook would abort.
-        if h.armed.is_some()
-            && !h.fired
+        if h.levels.last().is_some_and(|l| !l.fired)
             && !std::thread::panicking()
             && self.survives_one_delivery()
         {
@@ -619,6 +814,12 @@ impl Inner {
             }
         }
         killed
+    }
+}
+
+fn remove_thread(list: &mut Vec<Thread>, me: &Thread) {
+    if let Some(pos) = list.iter().position(|t| t.id() == me.id()) {
+        list.swap_remove(pos);
     }
 }
 

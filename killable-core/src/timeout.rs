@@ -113,8 +113,9 @@ pub fn with_deadline<R>(deadline: Instant, f: impl FnOnce() -> R) -> Result<R, T
             Box::new(move || {
                 if let Some(inner) = weak.upgrade() {
                     if let Some(hook) = inner.expire_scope_claiming(id) {
-                        timer::run_hook_later(hook);
+                        timer::run_hook_later(hook, inner.clone());
                     }
+                    crate::trace::deadline_fired();
                 }
             }),
         )

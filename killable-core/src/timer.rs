@@ -18,7 +18,7 @@ use std::sync::{Condvar, LazyLock, Mutex};
 use std::time::Instant;
 
 use crate::prim::lock;
-use crate::state::ClaimedHook;
+use crate::state::{ClaimedHook, Inner};
 
 type Action = Box<dyn FnOnce() + Send>;
 
@@ -140,8 +140,15 @@ struct Hooks {
 }
 
 struct HookQueue {
-    hooks: std::collections::VecDeque<ClaimedHook>,
+    hooks: std::collections::VecDeque<Deferred>,
     started: bool,
+}
+
+/// A claimed hook and the state it belongs to, kept alive until the hook
+/// has run (`hook` is dropped first, as fields drop in order).
+struct Deferred {
+    hook: ClaimedHook<'static>,
+    _inner: std::sync::Arc<Inner>,
 }
 
 static HOOKS: LazyLock<Hooks> = LazyLock::new(|| Hooks {
@@ -155,7 +162,14 @@ static HOOKS: LazyLock<Hooks> = LazyLock::new(|| Hooks {
 /// Runs a hook claimed by the timer thread on the hook thread, so that the
 /// timer thread never waits for user code. If the OS refuses that thread,
 /// runs it here instead: a late deadline beats a lost wake-up.
-pub(crate) fn run_hook_later(hook: ClaimedHook) {
+pub(crate) fn run_hook_later(hook: ClaimedHook<'_>, inner: std::sync::Arc<Inner>) {
+    assert!(hook.is_of(&inner), "killable: a hook is run with its own state");
+    let deferred = Deferred {
+        // SAFETY: `inner`, stored next to it, keeps the state alive until
+        // the hook is dropped.
+        hook: unsafe { hook.detach() },
+        _inner: inner,
+    };
     let mut q = lock(&HOOKS.queue);
     if !q.started {
         let spawned = std::thread::Builder::new()
@@ -163,12 +177,12 @@ pub(crate) fn run_hook_later(hook: ClaimedHook) {
             .spawn(run_hooks);
         if spawned.is_err() {
             drop(q);
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook.run()));
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| deferred.hook.run()));
             return;
         }
         q.started = true;
     }
-    q.hooks.push_back(hook);
+    q.hooks.push_back(deferred);
     HOOKS.cv.notify_one();
 }
 
@@ -176,11 +190,11 @@ fn run_hooks() {
     let mut q = lock(&HOOKS.queue);
     loop {
         match q.hooks.pop_front() {
-            Some(hook) => {
+            Some(deferred) => {
                 drop(q);
                 // A hook's panic has nobody to go to (no user call is
                 // waiting here); it must not end this thread.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook.run()));
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| deferred.hook.run()));
                 q = lock(&HOOKS.queue);
             }
             None => {

@@ -24,7 +24,7 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Weak};
 
 use crate::prim::{lock, Mutex};
-use crate::state::{ClaimedHook, Inner};
+use crate::state::Inner;
 
 struct Locked {
     cancelled: bool,
@@ -87,11 +87,16 @@ impl Node {
     /// every scope has expired; if one panics, the others still run and the
     /// first panic is resumed at the end.
     pub fn cancel(&self) {
-        let mut hooks = Vec::new();
-        let mut next = self.cancel_one(&mut hooks);
+        let mut runners = Vec::new();
+        let mut next = self.cancel_one(&mut runners);
         while let Some(node) = next.pop() {
-            next.extend(node.cancel_one(&mut hooks));
+            next.extend(node.cancel_one(&mut runners));
         }
+        // Every scope expires before any hook runs.
+        let hooks: Vec<_> = runners
+            .iter()
+            .filter_map(|(inner, id)| inner.expire_scope_claiming(*id))
+            .collect();
         let mut first_panic = None;
         for hook in hooks {
             if let Err(payload) = catch_unwind(AssertUnwindSafe(|| hook.run())) {
@@ -112,26 +117,20 @@ impl Node {
         }
     }
 
-    /// Cancels this token alone, claiming the hooks to run; returns its
-    /// live children, for the caller to cancel (a loop, not recursion: a
-    /// deep chain of children must not overflow the stack).
-    fn cancel_one(&self, hooks: &mut Vec<ClaimedHook>) -> Vec<Arc<Node>> {
-        let (runners, children) = {
+    /// Marks this token alone cancelled and moves its registrations to
+    /// `runners`; returns its live children, for the caller to cancel (a
+    /// loop, not recursion: a deep chain of children must not overflow the
+    /// stack).
+    fn cancel_one(&self, runners: &mut Vec<(Arc<Inner>, u64)>) -> Vec<Arc<Node>> {
+        let children = {
             let mut l = lock(&self.locked);
             if l.cancelled {
                 return Vec::new();
             }
             l.cancelled = true;
-            (
-                std::mem::take(&mut l.runners),
-                std::mem::take(&mut l.children),
-            )
+            runners.append(&mut l.runners);
+            std::mem::take(&mut l.children)
         };
-        hooks.extend(
-            runners
-                .iter()
-                .filter_map(|(inner, id)| inner.expire_scope_claiming(*id)),
-        );
         children.iter().filter_map(Weak::upgrade).collect()
     }
 

@@ -361,9 +361,12 @@ fn kill_vs_interruptible_hook() {
 /// not be called, but never once `interruptible` has returned, and the raise
 /// is still accounted for exactly once.
 ///
-/// The hook runs outside the hook mutex, under a claim that `disarm_hook`
-/// waits for; without that wait it could run after `disarm_hook` returned (a
-/// use-after-free in real code).
+/// The hook runs outside the hook mutex, under a claim: `disarm_hook` waits
+/// for a claim marked running and withdraws one that has not started.
+///
+/// Fails when broken: `disarm_hook` not waiting for a running claim, or
+/// `ClaimedHook::run` calling a withdrawn hook (either way the hook runs
+/// after `disarm_hook` returned: a use-after-free in real code).
 #[test]
 fn interruptible_returning_on_its_own_vs_kill() {
     loom::model(|| {

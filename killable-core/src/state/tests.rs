@@ -80,6 +80,39 @@ fn terminate_is_level_triggered_and_wins_over_raises() {
 }
 
 #[test]
+fn the_raise_queue_is_bounded_and_frees_up_on_delivery() {
+    let inner = Inner::new();
+    for i in 0..MAX_QUEUED_RAISES {
+        inner.raise(i).unwrap();
+    }
+    assert_eq!(
+        inner.raise(usize::MAX),
+        Err(usize::MAX),
+        "full: handed back"
+    );
+    assert_eq!(raised::<usize>(inner.take_delivery(true)), 0);
+    inner.raise(MAX_QUEUED_RAISES).unwrap();
+    assert_eq!(inner.finish().len(), MAX_QUEUED_RAISES);
+}
+
+#[test]
+fn end_waiters_are_woken_once_and_none_after_the_end() {
+    let inner = Inner::new();
+    let me = std::thread::current();
+    assert!(!inner.has_ended());
+    assert!(inner.add_end_waiter(&me));
+    inner.remove_end_waiter(&me);
+    assert!(inner.add_end_waiter(&me));
+    inner.finish();
+    assert!(!inner.has_ended(), "finishing the body is not the end");
+    assert_eq!(lock(&inner.locked).end_waiters.len(), 1, "kept past finish");
+    inner.mark_ended();
+    assert!(inner.has_ended());
+    assert!(lock(&inner.locked).end_waiters.is_empty());
+    assert!(!inner.add_end_waiter(&me));
+}
+
+#[test]
 fn a_finished_state_refuses_everything() {
     let inner = Inner::new();
     assert!(inner.finish().is_empty());
