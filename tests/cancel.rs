@@ -233,6 +233,33 @@ fn cancel_wakes_killable_waits_at_once() {
     assert_eq!(r, Err(Cancelled));
 }
 
+#[cfg(unix)]
+#[test]
+fn cancel_wakes_a_killable_socket_read_consuming_nothing() {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    let stream = Arc::new(killable::io::Killable::new(server));
+    let token = CancelToken::new();
+    let (t, s) = (token.clone(), stream.clone());
+    let r = cancel_once_started(&token, move |started| {
+        t.run(|| {
+            started.send(()).unwrap();
+            let mut buf = [0u8; 8];
+            (&*s).read(&mut buf) // nobody writes: blocks until the cancel
+        })
+    });
+    assert!(matches!(r, Err(Cancelled)), "{r:?}");
+    // The socket is still usable, and nothing was consumed.
+    client.write_all(b"hi").unwrap();
+    let mut buf = [0u8; 2];
+    (&*stream).read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"hi");
+}
+
 #[test]
 fn cancel_calls_the_interrupt_hook_of_a_blocked_call() {
     let token = CancelToken::new();
