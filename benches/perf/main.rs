@@ -7,8 +7,8 @@
 //! ```
 //!
 //! Sections: `checkpoint` (a), `kernels` (b), `kill` (c), `wake` (d),
-//! `scale` (e), `timeout` (f), `io` (g). The table goes to stdout as Markdown (the
-//! table in docs/PERFORMANCE.md is a copy); progress goes to stderr.
+//! `scale` (e), `timeout` (f), `io` (g), `cancel` (h). The table goes to stdout as
+//! Markdown (the table in docs/PERFORMANCE.md is a copy); progress goes to stderr.
 //!
 //! A hand-rolled harness rather than criterion: the figures are ratios of
 //! interleaved samples in one process, latency percentiles of cross-thread
@@ -16,6 +16,7 @@
 //! measures one closure at a time against its own saved baseline and would
 //! take several minutes per figure at its default sampling.
 
+mod cancel;
 mod checkpoint;
 mod io;
 mod kernels;
@@ -107,6 +108,11 @@ fn main() {
         t.section("(g) killable::io");
         latency::run_io_wake(&mut t, 1000);
         io::run_fast_path(&mut t, 201);
+    }
+    if want("cancel") {
+        eprintln!("(h) cancel tokens");
+        t.section("(h) cancel tokens");
+        cancel::run(&mut t);
     }
     println!(
         "machine: {}; load average {} before, {} after\n",
