@@ -17,6 +17,13 @@
 //! 2024) and runs `cargo clippy -- -D warnings` on it with `#![deny(warnings)]` and
 //! `#![warn(clippy::pedantic)]`: the expansion must compile everywhere and add no warning.
 //!
+//! ```text
+//! cargo run --release --manifest-path xtask/Cargo.toml -- realbench [--rounds N] [--trials N] [WORKLOAD ...]
+//! ```
+//! The overhead of `#[killable]` on real code nobody here wrote (see `realbench`): pinned
+//! crates from crates.io, pristine and with every eligible fn annotated, linked into one
+//! binary, their workloads timed side by side; then kill latency inside the annotated code.
+//!
 //! Work happens under `target/xtask/` of the repository; nothing here is part of
 //! `cargo test --workspace`.
 
@@ -24,6 +31,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod realbench;
 mod rewrite;
 
 const DEFAULT_CRATES: &[&str] = &["semver", "itoa", "smallvec", "hex"];
@@ -33,7 +41,11 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("robustness") => robustness(&args[1..]),
         Some("editions") => editions(),
-        _ => Err("usage: xtask robustness [CRATE ...] | xtask editions".to_owned()),
+        Some("realbench") => realbench::realbench(&args[1..]),
+        _ => Err(
+            "usage: xtask robustness [CRATE ...] | xtask editions | xtask realbench [ARGS ...]"
+                .to_owned(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -44,20 +56,20 @@ fn main() -> ExitCode {
     }
 }
 
-fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask/ is inside the repository")
         .to_path_buf()
 }
 
-fn work_dir(name: &str) -> PathBuf {
+pub(crate) fn work_dir(name: &str) -> PathBuf {
     let dir = repo().join("target").join("xtask").join(name);
     fs::create_dir_all(&dir).expect("create the work directory");
     dir
 }
 
-fn run(cmd: &mut Command) -> Result<String, String> {
+pub(crate) fn run(cmd: &mut Command) -> Result<String, String> {
     eprintln!("+ {cmd:?}");
     let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
     let text = format!(
@@ -156,7 +168,7 @@ fn robustness(names: &[String]) -> Result<(), String> {
     }
 }
 
-fn find_vendored(vendor: &Path, name: &str) -> Result<PathBuf, String> {
+pub(crate) fn find_vendored(vendor: &Path, name: &str) -> Result<PathBuf, String> {
     let mut found: Vec<PathBuf> = fs::read_dir(vendor)
         .map_err(|e| e.to_string())?
         .filter_map(Result::ok)
@@ -216,7 +228,7 @@ fn test_counts(dir: &Path, target: &Path) -> Result<Counts, String> {
     Ok(counts)
 }
 
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+pub(crate) fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     fs::create_dir_all(to)?;
     for entry in fs::read_dir(from)? {
         let entry = entry?;
