@@ -6,7 +6,7 @@
 //! cargo bench --bench perf -- kernels latency   # only some sections
 //! ```
 //!
-//! Sections: `checkpoint` (a), `kernels` (b), `kill` (c), `wake` (d),
+//! Sections: `checkpoint` (a), `kernels` (b), `fresh` (b2), `kill` (c), `wake` (d),
 //! `scale` (e), `timeout` (f). The table goes to stdout as Markdown (the
 //! README's "Performance" section is a copy); progress goes to stderr.
 //!
@@ -17,6 +17,7 @@
 //! take several minutes per figure at its default sampling.
 
 mod checkpoint;
+mod fresh;
 mod kernels;
 mod latency;
 mod scale;
@@ -79,6 +80,14 @@ fn main() {
             kernels::NAMES.len()
         ));
         kernels::run(&mut t, 41, Duration::from_millis(1));
+    }
+    if want("fresh") {
+        eprintln!("(b2) fresh kernels");
+        t.section(&format!(
+            "(b2) #[killable] vs plain, {} fresh kernels (never tuned against)",
+            fresh::NAMES.len()
+        ));
+        fresh::run(&mut t, 41, Duration::from_millis(1));
     }
     if want("kill") {
         eprintln!("(c) kill latency");
