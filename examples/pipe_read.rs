@@ -8,7 +8,8 @@
 //! 1. A killable thread blocks reading the pipe; the main thread terminates
 //!    it, times how long the thread takes to be gone, and reaps the child.
 //! 2. A second reader is spawned with `Builder::deadline`: at the deadline
-//!    the shared timer thread terminates it, calling `on_kill` itself.
+//!    the shared timer thread terminates it, and the runtime's hook thread
+//!    calls `on_kill`.
 //!
 //! Run: `cargo run --example pipe_read` (Unix: it runs `sleep`)
 

@@ -9,7 +9,7 @@
 //! 1. A killable thread blocks reading from a loopback connection; the main
 //!    thread terminates it and times how long the thread takes to be gone.
 //! 2. The main thread itself (not a killable thread) reads under
-//!    `with_timeout`: at the deadline the shared timer thread calls
+//!    `with_timeout`: at the deadline the runtime's hook thread calls
 //!    `on_kill`, and the scope returns `Err(TimedOut)`.
 //!
 //! Run: `cargo run --example tcp_read`

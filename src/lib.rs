@@ -110,7 +110,9 @@
 //! "thread panicked" message is printed. A kill is never delivered inside a
 //! [`shield`], while the thread is already unwinding (a checkpoint in a
 //! destructor during an unwind does nothing, so no double panic can abort the
-//! process), or while thread-locals are being destroyed. On a thread that is
+//! process; only a [`with_timeout`] opened in that destructor gets its own
+//! expiry, which it catches itself), or while thread-locals are being
+//! destroyed. On a thread that is
 //! not killable, a checkpoint does nothing at all.
 //!
 //! Who is killable: threads spawned by [`KillableThread::spawn`],
@@ -221,7 +223,7 @@
 //! [`with_timeout`] scope covers only the thread that opened it: a scope
 //! *around* `par_iter()` or `install` does not reach the jobs. Open the scope
 //! *inside* each job instead: the job is then bounded, and the pool thread
-//! survives its expiry and runs the next job (`tests/rayon.rs` checks both).
+//! survives its expiry and runs the next job (`tests-integration/tests/rayon.rs` checks both).
 //! One caution: a job that itself calls `rayon::join`, `scope` or a nested
 //! parallel iterator may run stolen, unrelated jobs while inside the scope,
 //! and an expiry would unwind those too; keep `with_timeout` around leaf work.

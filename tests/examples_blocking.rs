@@ -55,7 +55,7 @@ fn tcp_read_is_unblocked_by_terminate_and_by_a_deadline() {
     assert!(r.terminate_to_hook <= r.terminate_to_joined, "{r:?}");
     assert!(r.timeout_elapsed >= Duration::from_millis(300), "{r:?}");
     assert!(r.timeout_elapsed < BOUND, "{r:?}");
-    assert_eq!(r.deadline_hook_thread, "killable-timer");
+    assert_eq!(r.deadline_hook_thread, "killable-hooks");
     let lines = lines.lock().unwrap();
     assert_steps(
         &lines,
@@ -84,7 +84,7 @@ fn pipe_read_is_unblocked_by_terminate_and_by_a_deadline() {
     assert_eq!(r.child_status.signal(), Some(9), "{r:?}");
     assert!(r.deadline_elapsed >= Duration::from_millis(300), "{r:?}");
     assert!(r.deadline_elapsed < BOUND, "{r:?}");
-    assert_eq!(r.deadline_hook_thread, "killable-timer");
+    assert_eq!(r.deadline_hook_thread, "killable-hooks");
     let lines = lines.lock().unwrap();
     assert_steps(
         &lines,

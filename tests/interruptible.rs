@@ -230,7 +230,7 @@ fn on_kill_never_runs_after_the_call_returned() {
 }
 
 #[test]
-fn deadline_calls_on_kill_from_the_timer_thread() {
+fn deadline_calls_on_kill_from_the_hook_thread() {
     fn run() {
         let calls = Calls::default();
         let c = calls.clone();
@@ -245,7 +245,7 @@ fn deadline_calls_on_kill_from_the_timer_thread() {
         assert_eq!(r, Err(TimedOut));
         assert!(start.elapsed() < BOUND);
         assert_eq!(calls.count(), 1);
-        assert_eq!(calls.thread().as_deref(), Some("killable-timer"));
+        assert_eq!(calls.thread().as_deref(), Some("killable-hooks"));
     }
     std::thread::spawn(run).join().unwrap(); // a plain thread
     KillableThread::spawn(run).join().unwrap();
@@ -413,4 +413,183 @@ fn nested_second_kill_reaches_the_outer_hook() {
     assert_eq!(t.join().unwrap(), Err(Stop(2)));
     assert!(start.elapsed() < BOUND, "the outer op was never unblocked");
     assert_eq!((outer.count(), inner.count()), (1, 1));
+}
+
+/// `on_kill` in its `Fn(KillKind)` form is told which kill arrived.
+#[test]
+fn on_kill_is_told_which_kill_arrived() {
+    use killable::KillKind;
+    fn hooked(kill: impl FnOnce(&KillableThread<()>)) -> KillKind {
+        let seen = Arc::new(Mutex::new(None));
+        let s = seen.clone();
+        let t = spawn_blocked(move |ready| {
+            let (op, unblock) = blocker();
+            ready.send(()).unwrap();
+            let _ = catch::<Stop, _, _>(|| {
+                interruptible(op, move |kind: KillKind| {
+                    *s.lock().unwrap() = Some(kind);
+                    unblock();
+                })
+            });
+        });
+        kill(&t);
+        let _ = t.join();
+        let kind = seen.lock().unwrap().take();
+        kind.expect("on_kill was called")
+    }
+    assert_eq!(hooked(|t| t.terminate()), KillKind::Terminate);
+    assert_eq!(hooked(|t| t.raise(Stop(1)).unwrap()), KillKind::Raise);
+    let seen = Arc::new(Mutex::new(None));
+    let s = seen.clone();
+    let (op, unblock) = blocker();
+    let r = with_timeout(Duration::from_millis(20), || {
+        interruptible(op, move |kind: KillKind| {
+            *s.lock().unwrap() = Some(kind);
+            unblock();
+        })
+    });
+    assert_eq!(r, Err(TimedOut));
+    assert_eq!(*seen.lock().unwrap(), Some(KillKind::Deadline));
+}
+
+/// Issue 12, finding 11: hooks that raise into each other. A's `on_kill`
+/// raises into B and B's raises into A; one raise into A must end both,
+/// with no thread waiting on a lock held across the other's hook.
+#[test]
+fn hooks_that_raise_into_each_other_do_not_deadlock() {
+    fn hooked_to_the_other(
+        ready: mpsc::Sender<()>,
+    ) -> (mpsc::Sender<killable::Killer>, KillableThread<bool>) {
+        let (other_tx, other_rx) = mpsc::channel::<killable::Killer>();
+        let t = KillableThread::spawn(move || {
+            let other = other_rx.recv_timeout(BOUND).unwrap();
+            let (op, unblock) = blocker();
+            ready.send(()).unwrap();
+            catch::<Stop, _, _>(|| {
+                interruptible(op, move || {
+                    let _ = other.raise(Stop(0));
+                    unblock();
+                })
+            })
+            .is_err()
+        });
+        (other_tx, t)
+    }
+    let (ready_tx, ready) = mpsc::channel();
+    let (to_a, a) = hooked_to_the_other(ready_tx.clone());
+    let (to_b, b) = hooked_to_the_other(ready_tx);
+    to_a.send(b.killer()).unwrap();
+    to_b.send(a.killer()).unwrap();
+    for _ in 0..2 {
+        ready.recv_timeout(BOUND).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    let a_killer = a.killer();
+    let raiser = std::thread::spawn(move || a_killer.raise(Stop(1)).is_ok());
+    let start = Instant::now();
+    while !raiser.is_finished() {
+        assert!(start.elapsed() < BOUND, "the raise into A never returned");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(raiser.join().unwrap());
+    let a = a.join_timeout(BOUND).expect("A never ended");
+    let b = b.join_timeout(BOUND).expect("B never ended");
+    assert_eq!(
+        (a.unwrap(), b.unwrap()),
+        (true, true),
+        "each caught its raise"
+    );
+}
+
+/// Issue 12, finding 5: a slow `on_kill`, run by an ordinary raiser, must
+/// not hold up the shared timer. The victim's own deadline expires while the
+/// raiser runs its hook (3 s); an unrelated thread's 200 ms deadline must
+/// still fire on time.
+#[test]
+fn a_slow_on_kill_does_not_stall_an_unrelated_deadline() {
+    let victim = spawn_blocked(move |ready| {
+        let (op, unblock) = blocker();
+        ready.send(()).unwrap();
+        let _ = with_timeout(Duration::from_millis(100), || {
+            catch::<Stop, _, _>(|| {
+                interruptible(op, move || {
+                    std::thread::sleep(Duration::from_secs(3));
+                    unblock();
+                })
+            })
+        });
+    });
+    let k = victim.killer();
+    let raiser = std::thread::spawn(move || k.raise(Stop(1)));
+    std::thread::sleep(Duration::from_millis(50)); // the hook is running
+    let start = Instant::now();
+    let r = with_timeout(Duration::from_millis(200), || killable::sleep(BOUND));
+    let took = start.elapsed();
+    assert_eq!(r, Err(TimedOut));
+    assert!(
+        took < Duration::from_millis(1500),
+        "an unrelated 200 ms deadline fired after {took:?}"
+    );
+    raiser.join().unwrap().unwrap();
+    victim.join().unwrap();
+}
+
+/// Deadline hooks run one at a time on the hook thread. A hook claimed by a
+/// deadline but still queued behind a slow one is withdrawn when its
+/// operation returns on its own: `interruptible` does not wait for the
+/// queue, and the withdrawn hook is never called.
+#[test]
+fn a_queued_deadline_hook_is_withdrawn_when_op_returns_on_its_own() {
+    let slow = std::thread::spawn(|| {
+        let (op, unblock) = blocker();
+        with_timeout(Duration::from_millis(20), || {
+            interruptible(op, move || {
+                std::thread::sleep(Duration::from_secs(2)); // holds the hook thread
+                unblock();
+            })
+        })
+    });
+    std::thread::sleep(Duration::from_millis(100)); // the slow hook is running
+    let calls = Calls::default();
+    let c = calls.clone();
+    let start = Instant::now();
+    let r = with_timeout(Duration::from_millis(20), || {
+        interruptible(
+            || std::thread::sleep(Duration::from_millis(150)), // returns on its own
+            move || c.record(),
+        )
+    });
+    let took = start.elapsed();
+    assert_eq!(r, Err(TimedOut), "the deadline recorded while armed lands");
+    assert!(
+        took < Duration::from_millis(1000),
+        "waited {took:?} for a queued hook"
+    );
+    assert_eq!(calls.count(), 0, "a withdrawn hook is never called");
+    assert_eq!(slow.join().unwrap(), Err(TimedOut));
+}
+
+/// A thread's own deadline (`Builder::deadline`) reaches `on_kill` as a
+/// termination, from the hook thread, not the timer thread.
+#[test]
+fn a_thread_deadline_calls_on_kill_from_the_hook_thread() {
+    use killable::KillKind;
+    let calls = Calls::default();
+    let c = calls.clone();
+    let kinds = Arc::new(Mutex::new(Vec::new()));
+    let k = kinds.clone();
+    let t = killable::Builder::new()
+        .deadline(Instant::now() + Duration::from_millis(50))
+        .spawn(move || {
+            let (op, unblock) = blocker();
+            interruptible(op, move |kind: KillKind| {
+                c.record();
+                k.lock().unwrap().push(kind);
+                unblock();
+            })
+        })
+        .unwrap();
+    assert!(t.join().unwrap_err().is_terminated());
+    assert_eq!(*kinds.lock().unwrap(), [KillKind::Terminate]);
+    assert_eq!(calls.thread().as_deref(), Some("killable-hooks"));
 }

@@ -403,3 +403,90 @@ fn ten_thousand_concurrent_scopes_share_one_timer_thread() {
         .count();
     assert_eq!(timers_after, 1);
 }
+
+/// Issue 12, finding 7: a `with_timeout` opened in a destructor that runs
+/// during an unwind gets its own deadline delivered (its body runs under the
+/// scope's `catch_unwind`, so the outer unwind is never crossed), both in
+/// a killable wait and in a loop of checkpoints. Returns what the scope gave
+/// and how long it took.
+fn timeout_in_a_destructor_during_a_panic(body: fn()) -> (Result<(), TimedOut>, Duration) {
+    use std::sync::Mutex;
+    type Outcome = (Result<(), TimedOut>, Duration);
+    struct InDrop(Arc<Mutex<Option<Outcome>>>, fn());
+    impl Drop for InDrop {
+        fn drop(&mut self) {
+            assert!(std::thread::panicking());
+            let start = Instant::now();
+            let r = with_timeout(Duration::from_millis(10), self.1);
+            *self.0.lock().unwrap() = Some((r, start.elapsed()));
+        }
+    }
+    let out = Arc::new(Mutex::new(None));
+    let o = out.clone();
+    let unwound = std::panic::catch_unwind(move || {
+        let _d = InDrop(o, body);
+        std::panic::resume_unwind(Box::new("outer"));
+    });
+    assert!(unwound.is_err());
+    let r = out.lock().unwrap().take().expect("the destructor ran");
+    r
+}
+
+#[test]
+fn with_timeout_in_a_destructor_during_a_panic_expires_a_killable_sleep() {
+    let (r, took) =
+        timeout_in_a_destructor_during_a_panic(|| killable::sleep(Duration::from_secs(3)));
+    assert_eq!(r, Err(TimedOut));
+    assert!(took < Duration::from_millis(1500), "took {took:?}");
+}
+
+#[test]
+fn with_timeout_in_a_destructor_during_a_panic_expires_a_checkpoint_loop() {
+    // Without the fix this never returns: bound it by a watchdog thread.
+    let h = std::thread::spawn(|| {
+        timeout_in_a_destructor_during_a_panic(|| {
+            let start = Instant::now();
+            // The bound only keeps a broken build from spinning forever.
+            while start.elapsed() < Duration::from_secs(3) {
+                killable::checkpoint();
+            }
+        })
+    });
+    let (r, took) = h.join().unwrap();
+    assert_eq!(r, Err(TimedOut));
+    assert!(took < Duration::from_millis(1500), "took {took:?}");
+}
+
+/// While unwinding, only the expiry of a scope opened during that unwind is
+/// delivered: a termination of the thread stays deferred (it would cross the
+/// outer unwind), and lands, as ever, nowhere before the thread ends.
+#[test]
+fn while_unwinding_a_termination_stays_deferred_in_a_destructors_scope() {
+    struct InDrop(mpsc::Sender<()>, mpsc::Sender<Result<u32, TimedOut>>);
+    impl Drop for InDrop {
+        fn drop(&mut self) {
+            self.0.send(()).unwrap();
+            // The termination below arrives while this scope runs.
+            let r = with_timeout(Duration::from_secs(60), || {
+                let mut n = 0;
+                let start = Instant::now();
+                while start.elapsed() < Duration::from_millis(200) {
+                    killable::checkpoint();
+                    n = 1;
+                }
+                n
+            });
+            self.1.send(r).unwrap();
+        }
+    }
+    let (in_drop_tx, in_drop) = mpsc::channel();
+    let (result_tx, result) = mpsc::channel();
+    let t = KillableThread::spawn(move || {
+        let _d = InDrop(in_drop_tx, result_tx);
+        std::panic::resume_unwind(Box::new("outer"));
+    });
+    in_drop.recv().unwrap();
+    t.terminate();
+    assert_eq!(result.recv().unwrap(), Ok(1), "the scope ran to its end");
+    assert!(t.join().unwrap_err().is_panic());
+}

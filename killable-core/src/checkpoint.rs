@@ -3,7 +3,7 @@
 use std::panic::resume_unwind;
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::local;
+use crate::local::{self, Allowed};
 use crate::state::{Delivery, Inner, Kill, PENDING_THREADS};
 
 /// Delivers a kill pending for the current thread, by unwinding.
@@ -14,7 +14,10 @@ use crate::state::{Delivery, Inner, Kill, PENDING_THREADS};
 ///
 /// With nothing pending it returns at once. It never unwinds on a thread that
 /// is not killable, inside a [`shield`](crate::shield), or while the thread
-/// is already unwinding (so it is safe in destructors).
+/// is already unwinding (so it is safe in destructors), with one exception:
+/// inside a [`with_timeout`](crate::with_timeout) opened during that unwind
+/// (in a destructor), the expiry of that scope is delivered, since the
+/// scope catches it before it can reach the outer unwind.
 ///
 /// # Cost
 ///
@@ -125,14 +128,24 @@ fn checkpoint_slow() {
 /// Unwinds with the kill pending for `inner` (the current thread's state), if
 /// one may be delivered now.
 pub(crate) fn deliver_pending(inner: &Inner) {
-    if let Delivery::Deliver(kill) = inner.take_delivery(local::can_deliver()) {
+    let delivery = match local::allowed() {
+        Allowed::All => inner.take_delivery(true),
+        Allowed::UnwindingScopes => inner.take_unwinding_expiry(),
+        Allowed::Nothing => inner.take_delivery(false),
+    };
+    if let Delivery::Deliver(kill) = delivery {
         unwind(kill);
     }
 }
 
 /// Whether the current thread has a kill that a checkpoint would deliver now.
 pub(crate) fn deliverable(inner: &Inner) -> bool {
-    inner.pending() != 0 && local::can_deliver()
+    inner.pending() != 0
+        && match local::allowed() {
+            Allowed::All => true,
+            Allowed::UnwindingScopes => inner.has_unwinding_expiry(),
+            Allowed::Nothing => false,
+        }
 }
 
 /// Unwinds with `kill`. `resume_unwind` skips the panic hook, so nothing is

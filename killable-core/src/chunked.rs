@@ -776,7 +776,7 @@ impl<I: DoubleEndedIterator> DoubleEndedIterator for Checked<I> {
 transparent!(Checked);
 
 /// The value [`chunked!`](crate::__killable_chunked) probes: `&&&&&Probe(&x)`
-/// finds the `__killable_kind` method of the first kind trait below that
+/// finds the `__killable_kind` method of the first impl of [`Kind`] that
 /// `x`'s type satisfies, most specific first.
 #[derive(Debug)]
 pub struct Probe<'a, T>(pub &'a T);
@@ -797,55 +797,62 @@ pub struct IterTag;
 #[derive(Debug, Clone, Copy)]
 pub struct OpaqueTag;
 
-/// First choice: a `Split` source.
-pub trait SplitKind {
+/// The one trait the probe resolves through: each impl is on a different
+/// number of references to `Probe`, so method resolution, which tries the
+/// receiver `&&&&&Probe` and then each dereference of it, picks the impl
+/// with the most references that `x`'s type satisfies. One trait, so the
+/// generated `use` is always used (`#![forbid(unused_imports)]` holds).
+pub trait Kind {
+    /// The tag whose `wrap` builds the wrapper.
+    type Tag;
     /// See `Probe`.
+    fn __killable_kind(&self) -> Self::Tag;
+}
+
+/// First choice: a `Split` source.
+impl<I: Split> Kind for &&&&Probe<'_, I> {
+    type Tag = SplitTag;
     #[inline(always)]
     fn __killable_kind(&self) -> SplitTag {
         SplitTag
     }
 }
-impl<I: Split> SplitKind for &&&&Probe<'_, I> {}
 
 /// Second choice: a zip of `ZipPart`s.
-pub trait ZipKind {
-    /// See `Probe`.
+impl<A: ZipPart, B: ZipPart> Kind for &&&Probe<'_, core::iter::Zip<A, B>> {
+    type Tag = ZipTag;
     #[inline(always)]
     fn __killable_kind(&self) -> ZipTag {
         ZipTag
     }
 }
-impl<A: ZipPart, B: ZipPart> ZipKind for &&&Probe<'_, core::iter::Zip<A, B>> {}
 
 /// Third choice: a `StdCheap` source.
-pub trait StdKind {
-    /// See `Probe`.
+impl<I: StdCheap> Kind for &&Probe<'_, I> {
+    type Tag = StdTag;
     #[inline(always)]
     fn __killable_kind(&self) -> StdTag {
         StdTag
     }
 }
-impl<I: StdCheap> StdKind for &&Probe<'_, I> {}
 
 /// Fourth choice: any iterator.
-pub trait IterKind {
-    /// See `Probe`.
+impl<I: Iterator> Kind for &Probe<'_, I> {
+    type Tag = IterTag;
     #[inline(always)]
     fn __killable_kind(&self) -> IterTag {
         IterTag
     }
 }
-impl<I: Iterator> IterKind for &Probe<'_, I> {}
 
 /// Last choice: anything else.
-pub trait OpaqueKind {
-    /// See `Probe`.
+impl<T> Kind for Probe<'_, T> {
+    type Tag = OpaqueTag;
     #[inline(always)]
     fn __killable_kind(&self) -> OpaqueTag {
         OpaqueTag
     }
 }
-impl<T> OpaqueKind for Probe<'_, T> {}
 
 impl SplitTag {
     /// Wraps a `Split` source.
@@ -914,10 +921,7 @@ macro_rules! __killable_chunked {
     ($source:expr) => {
         match $source {
             source => {
-                #[allow(unused_imports)]
-                use $crate::chunked::{
-                    IterKind as _, OpaqueKind as _, SplitKind as _, StdKind as _, ZipKind as _,
-                };
+                use $crate::chunked::Kind as _;
                 (&&&&&$crate::chunked::Probe(&source))
                     .__killable_kind()
                     .wrap(source)

@@ -46,8 +46,8 @@ std_only! {
 
     pub use catch::{catch, is_kill};
     pub use checkpoint::user_checkpoint as checkpoint;
-    pub use error::{JoinError, TimedOut};
-    pub use interrupt::interruptible;
+    pub use error::{JoinError, Payload, TimedOut};
+    pub use interrupt::{interruptible, KillKind, OnKill};
     pub use scope::{scope, Scope, ScopedKillableThread};
     pub use shield::{is_shielded, shield};
     pub use sync::{park, park_timeout, sleep, sleep_until};
@@ -82,6 +82,33 @@ pub mod strip;
 /// ```
 pub const KILLS_SUPPORTED: bool = state::KILLS_UNWIND;
 
+/// How many raised values can wait for delivery on one thread. A thread
+/// that holds kills back (inside a [`shield`], or in a long call without
+/// checkpoints) has its raises queued; beyond this many, `raise` hands the
+/// value back in `Err` until deliveries make room.
+///
+/// # Examples
+///
+/// ```
+/// use killable::{shield, KillableThread, MAX_QUEUED_RAISES};
+/// use std::sync::mpsc;
+///
+/// let (go, wait) = mpsc::channel::<()>();
+/// let (ready, shielded) = mpsc::channel::<()>();
+/// let t = KillableThread::spawn(move || shield(|| {
+///     ready.send(()).unwrap();
+///     wait.recv().unwrap(); // kills are held back in here
+/// }));
+/// shielded.recv().unwrap();
+/// for i in 0..MAX_QUEUED_RAISES {
+///     t.raise(i).unwrap();
+/// }
+/// assert_eq!(t.raise(usize::MAX), Err(usize::MAX)); // full: handed back
+/// go.send(()).unwrap();
+/// assert_eq!(t.join().unwrap(), ()); // the body returned; the queued raises were dropped at its exit
+/// ```
+pub const MAX_QUEUED_RAISES: usize = state::MAX_QUEUED_RAISES;
+
 /// Test support, re-exported by the facade as `killable::__private::testing`.
 /// Not public API: no semver guarantees.
 #[cfg(not(loom))]
@@ -94,5 +121,7 @@ pub mod __testing {
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod __loom {
-    pub use crate::state::{Delivery, Inner, Kill, DEADLINE, PENDING_THREADS, RAISE, TERMINATE};
+    pub use crate::state::{
+        Delivery, Inner, Kill, KillKind, DEADLINE, PENDING_THREADS, RAISE, TERMINATE,
+    };
 }

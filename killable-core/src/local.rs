@@ -16,11 +16,17 @@ struct Local {
     /// `with_timeout`), which resets it before that `Arc` can drop.
     current: Cell<*const Inner>,
     shield_depth: Cell<u32>,
+    /// Cancel scopes opened while the thread was unwinding, still open.
+    unwinding_scopes: Cell<u32>,
 }
 
 thread_local! {
     static LOCAL: Local = const {
-        Local { current: Cell::new(ptr::null()), shield_depth: Cell::new(0) }
+        Local {
+            current: Cell::new(ptr::null()),
+            shield_depth: Cell::new(0),
+            unwinding_scopes: Cell::new(0),
+        }
     };
 }
 
@@ -76,4 +82,42 @@ pub(crate) fn leave_shield() {
 #[inline]
 pub(crate) fn can_deliver() -> bool {
     shield_depth() == 0 && !std::thread::panicking()
+}
+
+/// Which kills may unwind this thread right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Allowed {
+    /// Inside a shield, or unwinding outside any scope opened while
+    /// unwinding.
+    Nothing,
+    /// Unwinding, inside a cancel scope opened during that unwind (in a
+    /// destructor): only the expiry of such a scope, which its own
+    /// `with_timeout` catches before it could reach the outer unwind.
+    UnwindingScopes,
+    /// Anything.
+    All,
+}
+
+#[inline]
+pub(crate) fn allowed() -> Allowed {
+    LOCAL.with(|l| {
+        if l.shield_depth.get() != 0 {
+            Allowed::Nothing
+        } else if !std::thread::panicking() {
+            Allowed::All
+        } else if l.unwinding_scopes.get() != 0 {
+            Allowed::UnwindingScopes
+        } else {
+            Allowed::Nothing
+        }
+    })
+}
+
+/// Counts a cancel scope opened while unwinding, until `leave`.
+pub(crate) fn enter_unwinding_scope() {
+    LOCAL.with(|l| l.unwinding_scopes.set(l.unwinding_scopes.get() + 1));
+}
+
+pub(crate) fn leave_unwinding_scope() {
+    LOCAL.with(|l| l.unwinding_scopes.set(l.unwinding_scopes.get() - 1));
 }

@@ -8,16 +8,26 @@
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicU32, AtomicUsize};
 #[cfg(loom)]
-pub(crate) use loom::sync::{Mutex, MutexGuard};
+pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
 #[cfg(loom)]
-pub(crate) use loom::thread::{park, Thread};
+pub(crate) use loom::thread::{park, Thread, ThreadId};
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::AtomicU32;
 #[cfg(not(loom))]
-pub(crate) use std::sync::{Mutex, MutexGuard};
+pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
 #[cfg(not(loom))]
-pub(crate) use std::thread::{park, Thread};
+pub(crate) use std::thread::{park, Thread, ThreadId};
+
+/// The calling thread's id.
+#[cfg(not(loom))]
+pub(crate) fn current_thread_id() -> ThreadId {
+    std::thread::current().id()
+}
+#[cfg(loom)]
+pub(crate) fn current_thread_id() -> ThreadId {
+    loom::thread::current().id()
+}
 
 /// Parks until unparked or until `timeout` has passed. Loom has no timed
 /// park, so under loom this is a plain park (the models never time out).

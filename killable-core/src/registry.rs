@@ -23,6 +23,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use std::thread::{Thread, ThreadId};
@@ -359,6 +360,12 @@ pub fn threads() -> Vec<ThreadInfo> {
 /// Threads being spawned concurrently are either reached or registered after
 /// this call's snapshot. Combine with [`join_all`] for a graceful shutdown.
 ///
+/// # Panics
+///
+/// If a thread's [`interruptible`](crate::interruptible) hook panics: every
+/// thread is terminated first, then the first hook's panic is resumed here
+/// (the others are dropped).
+///
 /// # Examples
 ///
 /// ```
@@ -381,12 +388,35 @@ pub fn terminate_all() -> usize {
     // touches their states (and the kernel's) cache- and TLB-cold, and cost
     // the caller 3x the CPU time of spawn order (`cargo bench`, "scale").
     all.sort_unstable_by_key(|e| e.key);
-    let reached = all
-        .into_iter()
-        .filter(|e| e.thread.get().map(Thread::id) != Some(me))
-        .filter(|e| e.state.terminate())
-        .count();
+    let mut reached = 0;
+    let mut first_panic = None;
+    for e in all {
+        if e.thread.get().map(Thread::id) == Some(me) {
+            continue;
+        }
+        // A thread's `interruptible` hook runs here, and may panic: the kill
+        // is recorded by then, and the other threads must still be reached.
+        match catch_unwind(AssertUnwindSafe(|| e.state.terminate())) {
+            Ok(r) => reached += r as usize,
+            Err(payload) => {
+                reached += 1;
+                match first_panic {
+                    None => first_panic = Some(payload),
+                    // Only the first panic goes on. The payload's drop is
+                    // user code too; a panic out of it is forgotten.
+                    Some(_) => {
+                        if let Err(p) = catch_unwind(AssertUnwindSafe(|| drop(payload))) {
+                            std::mem::forget(p);
+                        }
+                    }
+                }
+            }
+        }
+    }
     crate::trace::terminate_all(reached);
+    if let Some(payload) = first_panic {
+        resume_unwind(payload);
+    }
     reached
 }
 
@@ -422,4 +452,35 @@ pub fn join_all(timeout: Duration) -> Vec<ThreadInfo> {
         }
     }
     late
+}
+
+/// How many panics the runtime has caught in the `Drop` of raised values
+/// and panic payloads since the process started.
+///
+/// A raised value's `Drop` is user code, and the runtime drops such values
+/// itself: raises still queued when a thread ends (one at a time, on that
+/// thread, as it exits), and the value inside a [`JoinError`](crate::JoinError)
+/// (a [`Payload`](crate::Payload)) that is dropped, joined or not. A panic
+/// there is caught and counted here; the panic hook reports it as usual,
+/// and the thread's result stays what its body produced. With the cargo
+/// feature `tracing`, each one is also a `drop panicked` event.
+///
+/// # Examples
+///
+/// ```
+/// use killable::{registry, KillableThread};
+///
+/// struct Grenade;
+/// impl Drop for Grenade {
+///     fn drop(&mut self) { panic!("boom on drop") }
+/// }
+///
+/// let before = registry::drop_panics();
+/// let t = KillableThread::spawn(|| loop { killable::checkpoint() });
+/// t.raise(Grenade).unwrap_or_else(|_| unreachable!());
+/// drop(t.join().unwrap_err()); // dropping the error drops the Grenade
+/// assert!(registry::drop_panics() > before);
+/// ```
+pub fn drop_panics() -> u64 {
+    crate::error::drop_panics()
 }

@@ -1,12 +1,14 @@
 //! Scoped killable threads that borrow from the caller's stack.
 
 use std::any::Any;
+use std::cell::Cell;
 use std::fmt;
 use std::io;
-use std::panic::resume_unwind;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::thread::{ScopedJoinHandle, Thread, ThreadId};
 use std::time::{Duration, Instant};
 
+use crate::catch::is_kill;
 use crate::error::JoinError;
 use crate::thread::{finish_spawn, flatten, run, Builder, Killer};
 use crate::wait;
@@ -39,6 +41,17 @@ pub struct Scope<'scope, 'env: 'scope> {
 /// data, like [`std::thread::scope`]. Every thread spawned in it is joined
 /// before `scope` returns.
 ///
+/// Scopes are structured, as Trio's nurseries are: a kill (a termination, a
+/// raise, or an expired deadline of the calling thread) that unwinds out of
+/// the body, or that arrives while `scope` waits for its threads after the
+/// body returned, *terminates* every thread of the scope still running,
+/// whatever the kind of kill (a raised value belongs to the caller's unwind,
+/// and a child's deadline is not the caller's). `scope` then waits for them
+/// and the kill goes on unwinding the caller. A thread spawned into the
+/// scope after that is terminated at once. An ordinary panic of the body
+/// leaves the threads running, as with `std::thread::scope`, which waits
+/// for them before the panic goes on.
+///
 /// # Panics
 ///
 /// If `f` panics, or if a thread in the scope panicked and was not joined
@@ -66,17 +79,150 @@ pub struct Scope<'scope, 'env: 'scope> {
 /// });
 /// assert_eq!(found, Some(2_777));
 /// ```
+///
+/// A kill of the caller reaches the scope's threads:
+///
+/// ```
+/// use killable::{checkpoint, scope, with_timeout};
+/// use std::time::Duration;
+///
+/// let r = with_timeout(Duration::from_millis(20), || {
+///     scope(|s| {
+///         s.spawn(|| loop { checkpoint() }); // terminated at the deadline
+///         loop { checkpoint() }
+///     })
+/// });
+/// assert!(r.is_err());
+/// ```
 pub fn scope<'env, F, R>(f: F) -> R
 where
     F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
 {
+    // Outside `std::thread::scope`, so that it unregisters only once every
+    // thread of the scope has ended (none can spawn into it any more).
+    let children = Unregister(Cell::new(None));
     std::thread::scope(|s| {
+        let key = children::key(s);
+        children.0.set(Some(key));
         let s: *const std::thread::Scope<'_, 'env> = s;
         // SAFETY: `Scope` is `repr(transparent)` over `std::thread::Scope`,
         // so the pointer cast keeps layout, and the reference keeps the
         // lifetime std gave it.
-        f(unsafe { &*s.cast::<Scope<'_, 'env>>() })
+        let ours = unsafe { &*s.cast::<Scope<'_, 'env>>() };
+        let body = catch_unwind(AssertUnwindSafe(|| {
+            let r = f(ours);
+            // Killably, so that a kill arriving now still reaches them.
+            children::wait_all(key);
+            r
+        }));
+        match body {
+            Ok(r) => r,
+            Err(payload) => {
+                if is_kill(&*payload) {
+                    children::terminate_all(key);
+                }
+                resume_unwind(payload)
+            }
+        }
     })
+}
+
+/// Forgets the scope's threads once `std::thread::scope` has joined them.
+struct Unregister(Cell<Option<usize>>);
+
+impl Drop for Unregister {
+    fn drop(&mut self) {
+        if let Some(key) = self.0.get() {
+            children::forget(key);
+        }
+    }
+}
+
+/// The threads of every live scope, by the address of its
+/// `std::thread::Scope` (unique while the scope lives; entries are removed
+/// before it can be reused). A `Scope` is std's, seen through this crate, so
+/// it has no room of its own for them.
+mod children {
+    use std::collections::HashMap;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::sync::{LazyLock, Mutex};
+
+    use crate::prim::lock;
+    use crate::thread::Killer;
+
+    #[derive(Default)]
+    struct Children {
+        killers: Vec<Killer>,
+        /// A kill went through the scope: new threads are terminated at once.
+        cancelled: bool,
+    }
+
+    static SCOPES: LazyLock<Mutex<HashMap<usize, Children>>> = LazyLock::new(Default::default);
+
+    pub(super) fn key<T>(s: &T) -> usize {
+        s as *const T as usize
+    }
+
+    /// Records a new thread of scope `key`. Finished threads are pruned
+    /// whenever the list would grow, so a long-lived scope that spawns many
+    /// short threads keeps only the live ones.
+    pub(super) fn add(key: usize, killer: &Killer) {
+        let cancelled = {
+            let mut scopes = lock(&SCOPES);
+            let c = scopes.entry(key).or_default();
+            if c.killers.len() == c.killers.capacity() {
+                c.killers.retain(Killer::is_alive);
+            }
+            c.killers.push(killer.clone());
+            c.cancelled
+        };
+        if cancelled {
+            killer.terminate();
+        }
+    }
+
+    fn live(key: usize) -> Vec<Killer> {
+        lock(&SCOPES)
+            .get(&key)
+            .map(|c| c.killers.iter().filter(|k| k.is_alive()).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Waits, killably, until every thread of the scope has finished.
+    pub(super) fn wait_all(key: usize) {
+        loop {
+            let live = live(key);
+            if live.is_empty() {
+                return;
+            }
+            for k in &live {
+                crate::wait::until_finished(k.entry(), None);
+            }
+        }
+    }
+
+    /// Terminates every thread of the scope, now and from now on.
+    pub(super) fn terminate_all(key: usize) {
+        if let Some(c) = lock(&SCOPES).get_mut(&key) {
+            c.cancelled = true;
+        }
+        for k in live(key) {
+            // A thread's `interruptible` hook runs here. We are on the way
+            // out with the caller's kill, which must go on: a hook's panic
+            // is contained (and a panic out of dropping it, forgotten).
+            if let Err(p) = catch_unwind(AssertUnwindSafe(|| k.terminate())) {
+                if let Err(p) = catch_unwind(AssertUnwindSafe(|| drop(p))) {
+                    std::mem::forget(p);
+                }
+            }
+        }
+    }
+
+    pub(super) fn forget(key: usize) {
+        let removed = lock(&SCOPES).remove(&key);
+        // Dropped outside the lock.
+        drop(removed);
+    }
 }
 
 impl<'scope, 'env> Scope<'scope, 'env> {
@@ -115,21 +261,20 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        let (std_builder, entry, deadline) = builder.prepare();
+        let (std_builder, entry, deadline) = builder.prepare()?;
         let run_entry = entry.clone();
         let spawned =
             std_builder.spawn_scoped(&self.std, move || match run(&run_entry, deadline, f) {
                 // Handed to std as the panic it is, so that an unjoined panicked
                 // thread makes the scope panic, as with `std::thread::scope`;
                 // `join` turns it back into `JoinError::Panicked`.
-                Err(JoinError::Panicked(payload)) => resume_unwind(payload),
+                Err(JoinError::Panicked(payload)) => resume_unwind(payload.into_inner()),
                 other => other,
             });
-        let handle = finish_spawn(&entry, spawned)?;
-        Ok(ScopedKillableThread {
-            killer: Killer::from_entry(entry),
-            handle,
-        })
+        let (entry, handle) = finish_spawn(entry, spawned)?;
+        let killer = Killer::from_entry(entry);
+        children::add(children::key(&self.std), &killer);
+        Ok(ScopedKillableThread { killer, handle })
     }
 }
 
@@ -208,7 +353,7 @@ impl<T> ScopedKillableThread<'_, T> {
     /// killable::scope(|s| assert_eq!(s.spawn(|| x + 1).join().unwrap(), 21));
     /// ```
     pub fn join(self) -> Result<T, JoinError> {
-        wait::until_finished(self.killer.entry(), None);
+        wait::until_ended(self.killer.entry(), None);
         flatten(self.handle.join())
     }
 
@@ -229,7 +374,7 @@ impl<T> ScopedKillableThread<'_, T> {
     /// ```
     pub fn join_timeout(self, timeout: Duration) -> Result<Result<T, JoinError>, Self> {
         let deadline = Instant::now().checked_add(timeout);
-        if wait::until_finished(self.killer.entry(), deadline) {
+        if wait::until_ended(self.killer.entry(), deadline) {
             Ok(flatten(self.handle.join()))
         } else {
             Err(self)

@@ -20,9 +20,9 @@
 
 use std::any::Any;
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering::{Acquire, Relaxed, SeqCst};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 
-use crate::prim::{lock, AtomicU32, Mutex, Thread};
+use crate::prim::{current_thread_id, lock, AtomicU32, Condvar, Mutex, Thread, ThreadId};
 
 /// `terminate()` was called: level-triggered, pending until the thread exits.
 pub const TERMINATE: u32 = 1 << 0;
@@ -30,6 +30,12 @@ pub const TERMINATE: u32 = 1 << 0;
 pub const DEADLINE: u32 = 1 << 1;
 /// At least one raised value is queued: edge-triggered, one per delivery.
 pub const RAISE: u32 = 1 << 2;
+
+/// How many raised values may wait for delivery on one thread; `raise`
+/// hands the value back beyond that. Bounds the memory a thread that holds
+/// kills back (a long shield, a long call without checkpoints) can be made
+/// to hold by raisers.
+pub const MAX_QUEUED_RAISES: usize = 32;
 
 /// Whether a kill can unwind in this build. Under `panic = "abort"` an unwind
 /// would abort the process, so kills are refused instead (see the crate docs).
@@ -57,28 +63,180 @@ pub enum Kill {
     Raise(Box<dyn Any + Send>),
 }
 
+/// Which kill reached an [`interruptible`](crate::interruptible) call,
+/// passed to its `on_kill` hook.
+///
+/// A hook can use it to unblock the operation gently for a raise the
+/// thread may catch and go on from (leave the socket open), and destroy
+/// the resource only for a termination or a deadline.
+///
+/// # Examples
+///
+/// ```
+/// use killable::{interruptible, KillKind, KillableThread};
+/// use std::sync::mpsc;
+///
+/// let (tx, rx) = mpsc::channel::<&'static str>();
+/// let t = KillableThread::spawn(move || {
+///     interruptible(
+///         || rx.recv().unwrap(),
+///         move |kind: KillKind| {
+///             // Wake the receive, saying why.
+///             let _ = tx.send(if kind == KillKind::Terminate { "terminate" } else { "other" });
+///         },
+///     )
+/// });
+/// std::thread::sleep(std::time::Duration::from_millis(20));
+/// t.terminate();
+/// assert!(t.join().unwrap_err().is_terminated());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KillKind {
+    /// [`terminate`](crate::Killer::terminate), `terminate_all`, or a
+    /// thread's [`deadline`](crate::Builder::deadline).
+    Terminate,
+    /// A value was [`raise`](crate::Killer::raise)d.
+    Raise,
+    /// A [`with_timeout`](crate::with_timeout) or
+    /// [`with_deadline`](crate::with_deadline) scope of the thread expired.
+    Deadline,
+}
+
+impl KillKind {
+    /// The kill a set of pending bits would deliver first.
+    fn of_pending(pending: u32) -> KillKind {
+        if pending & TERMINATE != 0 {
+            KillKind::Terminate
+        } else if pending & DEADLINE != 0 {
+            KillKind::Deadline
+        } else {
+            KillKind::Raise
+        }
+    }
+}
+
+/// The type of a lent `on_kill` hook.
+pub(crate) type HookFn = dyn Fn(KillKind) + Send + Sync;
+
 /// A user's `on_kill` callback, lent to the state while `interruptible` runs.
 #[derive(Clone, Copy)]
-pub(crate) struct HookPtr(*const (dyn Fn() + Send + Sync));
+pub(crate) struct HookPtr(*const HookFn);
 
-// SAFETY: the pointee is `Send + Sync`; the pointer is only dereferenced under
-// `Inner::hook`'s mutex while armed, and `interruptible` disarms it (taking the
-// same mutex) before the pointee's borrow ends.
+// SAFETY: the pointee is `Send + Sync`. It is dereferenced only by
+// `ClaimedHook::run`, after it found its claim still in the slot and marked
+// it running, under `Inner::hook`'s mutex; `disarm_hook` (which
+// `interruptible` calls before the pointee's borrow ends) withdraws a claim
+// that has not started and waits for one that is running.
 unsafe impl Send for HookPtr {}
 
+/// The hooks lent by the `interruptible` calls on the thread's stack, under
+/// `Inner::hook`. The mutex is held only to change these fields, never while
+/// a hook runs (`std::stop_callback`'s design): a killer claims the armed
+/// hook, releases the mutex, marks its claim running and runs it, then takes
+/// the mutex again to clear the claim. `disarm_hook` withdraws a claim that
+/// has not started running, and waits for one that runs on another thread.
+/// So no kill, and not the timer thread, ever waits on a lock held across
+/// user code.
 #[derive(Default)]
 struct HookSlot {
-    armed: Option<HookPtr>,
+    /// Outermost first; the last one is armed, the others are displaced by
+    /// nested calls until those return.
+    levels: Vec<Level>,
+    next_claim: u64,
+}
+
+struct Level {
+    hook: HookPtr,
+    /// Claimed once already: on_kill runs at most once per call.
     fired: bool,
-    /// The `(armed, fired)` of enclosing `interruptible` calls, innermost
-    /// last: a nested call displaces its caller's hook until it returns.
-    enclosing: Vec<(Option<HookPtr>, bool)>,
+    claim: Option<Claim>,
+}
+
+#[derive(Clone, Copy)]
+struct Claim {
+    id: u64,
+    /// The thread running the hook, once it has started.
+    running_on: Option<ThreadId>,
+}
+
+impl HookSlot {
+    fn claim_mut(&mut self, id: u64) -> Option<&mut Option<Claim>> {
+        self.levels
+            .iter_mut()
+            .map(|l| &mut l.claim)
+            .find(|c| c.is_some_and(|c| c.id == id))
+    }
+}
+
+/// A hook a killer has claimed, to run with no lock held (or drop, which
+/// releases the claim without running it).
+///
+/// Whoever holds one keeps the state alive until it is dropped: killers
+/// call through a reference to it, and the timer hands an `Arc` along with
+/// it to the hook thread. The hook itself is only called if the claim is
+/// still in the slot when `run` starts; from then on `disarm_hook` waits.
+#[must_use = "a claimed hook does nothing until it is run"]
+pub struct ClaimedHook {
+    inner: *const Inner,
+    hook: HookPtr,
+    kind: KillKind,
+    id: u64,
+}
+
+impl ClaimedHook {
+    /// Runs the hook, unless the `interruptible` call that lent it has
+    /// returned meanwhile (then the operation needs no unblocking), and
+    /// releases the claim (also if the hook panics; the panic goes on to the
+    /// caller).
+    pub fn run(self) {
+        {
+            // SAFETY: the holder keeps the state alive (see the type's docs).
+            let inner = unsafe { &*self.inner };
+            let mut h = lock(&inner.hook);
+            match h.claim_mut(self.id) {
+                Some(Some(c)) => c.running_on = Some(current_thread_id()),
+                // Withdrawn by `disarm_hook`: `interruptible` has returned.
+                _ => return,
+            }
+        }
+        // SAFETY: the claim is marked running, so `disarm_hook`, which must
+        // run before the hook's borrow ends, waits until `self` is dropped,
+        // after the call.
+        unsafe { (*self.hook.0)(self.kind) };
+    }
+}
+
+impl Drop for ClaimedHook {
+    fn drop(&mut self) {
+        // SAFETY: the holder keeps the state alive (see the type's docs).
+        let inner = unsafe { &*self.inner };
+        let mut h = lock(&inner.hook);
+        if let Some(c) = h.claim_mut(self.id) {
+            *c = None;
+            // Under the lock, so that the disarming owner, which must take
+            // the lock to see the claim gone, cannot go on before this is
+            // done.
+            inner.hook_done.notify_all();
+        }
+    }
+}
+
+impl std::fmt::Debug for ClaimedHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClaimedHook")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A cancel scope on this thread's stack of `with_timeout` calls.
 struct CancelScope {
     id: u64,
     expired: bool,
+    /// Opened while the thread was unwinding (in a destructor): its expiry
+    /// may be delivered then, and nothing else.
+    unwinding: bool,
 }
 
 struct Locked {
@@ -92,6 +250,11 @@ struct Locked {
     thread: Option<Thread>,
     /// Threads parked in a join of this thread, unparked when it finishes.
     joiners: Vec<Thread>,
+    /// Set by [`Inner::mark_ended`]: the OS thread has run all the code it
+    /// ever will, thread-local destructors included.
+    ended: bool,
+    /// Threads waiting for `ended`, unparked when it is set.
+    end_waiters: Vec<Thread>,
 }
 
 /// The shared state of one killable thread.
@@ -106,6 +269,8 @@ pub struct Inner {
     pub(crate) last_checkpoint: crate::diag::Recorder,
     locked: Mutex<Locked>,
     hook: Mutex<HookSlot>,
+    /// Notified when a claimed hook has finished running.
+    hook_done: Condvar,
 }
 
 /// What a delivery attempt found.
@@ -134,8 +299,11 @@ impl Inner {
                 counted: false,
                 thread: None,
                 joiners: Vec::new(),
+                ended: false,
+                end_waiters: Vec::new(),
             }),
             hook: Mutex::new(HookSlot::default()),
+            hook_done: Condvar::new(),
         }
     }
 
@@ -145,8 +313,8 @@ impl Inner {
     }
 
     /// The pending bits, for the owner's lock-free test. Acquire pairs with
-    /// the release of the `locked` mutex by the killer, so a non-zero read is
-    /// followed by a locked read that sees the full kill.
+    /// `update`'s Release store, so a non-zero read also sees what the bits
+    /// announce (a queued raise, an expired scope).
     #[inline]
     pub fn pending(&self) -> u32 {
         self.pending.load(Acquire)
@@ -162,10 +330,21 @@ impl Inner {
     fn update(&self, l: &mut Locked, set: u32, clear: u32) {
         let old = self.pending.load(Relaxed);
         let new = (old | set) & !clear;
-        // SeqCst so that a waiter's later `pending()` test and a killer's
-        // wake-up cannot both miss each other (see the module docs); the
-        // mutex alone already orders it for the owner's locked reads.
-        self.pending.store(new, SeqCst);
+        // Release pairs with `pending()`'s Acquire. No SeqCst: the lost
+        // wake-up it could guard against (a waiter's test and a killer's
+        // wake missing each other) needs each side to write, then read what
+        // the other wrote, and here the wake reads nothing the waiter wrote
+        // without a lock between them:
+        // * a parked waiter: `wake` unparks the thread recorded in `locked`
+        //   whatever the waiter did, and an unpark before the park makes the
+        //   park return. The thread is recorded (`set_thread`, under
+        //   `locked`) before the owner's first test, so a kill recorded
+        //   before that is seen through the mutex.
+        // * an `interruptible` hook: armed, and `pending()` tested, under
+        //   `hook`'s mutex, which the killer takes after this store (and
+        //   after releasing `locked`): the test sees the store, or the killer
+        //   sees the hook.
+        self.pending.store(new, Release);
         let want = new != 0 && !l.finished;
         if want != l.counted {
             l.counted = want;
@@ -178,61 +357,95 @@ impl Inner {
     }
 
     /// Queues a raised value. Hands it back if the thread has finished, is
-    /// being terminated, or kills cannot unwind in this build.
+    /// being terminated, already has [`MAX_QUEUED_RAISES`] queued, or kills
+    /// cannot unwind in this build.
     pub fn raise<E: Any + Send>(&self, exc: E) -> Result<(), E> {
         {
             let mut l = lock(&self.locked);
-            if !KILLS_UNWIND || l.finished || self.pending.load(Relaxed) & TERMINATE != 0 {
+            if !KILLS_UNWIND
+                || l.finished
+                || self.pending.load(Relaxed) & TERMINATE != 0
+                || l.raises.len() >= MAX_QUEUED_RAISES
+            {
                 return Err(exc);
             }
             l.raises.push_back(Box::new(exc));
             self.update(&mut l, RAISE, 0);
         }
-        self.wake();
+        self.wake(KillKind::Raise);
         Ok(())
     }
 
-    /// Marks the thread terminated. Returns false if it had already finished
-    /// (or kills cannot unwind in this build).
+    /// Marks the thread terminated, and runs its `interruptible` hook, if one
+    /// is armed, on this thread. Returns false if it had already finished (or
+    /// kills cannot unwind in this build).
     pub fn terminate(&self) -> bool {
+        let (reached, hook) = self.terminate_claiming();
+        if let Some(hook) = hook {
+            hook.run();
+        }
+        reached
+    }
+
+    /// [`terminate`](Self::terminate), handing the armed hook back to the
+    /// caller instead of running it (the timer thread runs none itself).
+    pub fn terminate_claiming(&self) -> (bool, Option<ClaimedHook>) {
         {
             let mut l = lock(&self.locked);
             if !KILLS_UNWIND || l.finished {
-                return false;
+                return (false, None);
             }
             if self.pending.load(Relaxed) & TERMINATE != 0 {
-                return true;
+                return (true, None);
             }
             self.update(&mut l, TERMINATE, 0);
         }
-        self.wake();
-        true
+        (true, self.unpark_and_claim(KillKind::Terminate))
     }
 
     /// Opens a cancel scope with a fresh `id`. `expired` opens it already
     /// expired (a deadline that has passed).
+    #[cfg(any(test, loom))]
     pub fn push_scope(&self, id: u64, expired: bool) {
+        self.push_scope_in(id, expired, false);
+    }
+
+    /// [`push_scope`](Self::push_scope), saying whether the thread is
+    /// unwinding (see [`take_unwinding_expiry`](Self::take_unwinding_expiry)).
+    pub fn push_scope_in(&self, id: u64, expired: bool, unwinding: bool) {
         let mut l = lock(&self.locked);
-        l.scopes.push(CancelScope { id, expired });
+        l.scopes.push(CancelScope {
+            id,
+            expired,
+            unwinding,
+        });
         if expired && KILLS_UNWIND {
             self.update(&mut l, DEADLINE, 0);
         }
     }
 
-    /// Expires the scope `id` if it is still open. Called by the timer thread.
+    /// Expires the scope `id` if it is still open, and runs the armed hook,
+    /// if any, on this thread (the tests' and models' shorthand).
+    #[cfg(any(test, loom))]
     pub fn expire_scope(&self, id: u64) {
+        if let Some(hook) = self.expire_scope_claiming(id) {
+            hook.run();
+        }
+    }
+
+    /// [`expire_scope`](Self::expire_scope), handing the armed hook back to
+    /// the caller instead of running it. Called by the timer thread.
+    pub fn expire_scope_claiming(&self, id: u64) -> Option<ClaimedHook> {
         {
             let mut l = lock(&self.locked);
             if !KILLS_UNWIND || l.finished {
-                return;
+                return None;
             }
-            let Some(s) = l.scopes.iter_mut().find(|s| s.id == id) else {
-                return;
-            };
+            let s = l.scopes.iter_mut().find(|s| s.id == id)?;
             s.expired = true;
             self.update(&mut l, DEADLINE, 0);
         }
-        self.wake();
+        self.unpark_and_claim(KillKind::Deadline)
     }
 
     /// Closes scope `id`; returns whether it had expired. Leaves nothing of it
@@ -280,9 +493,37 @@ impl Inner {
         Delivery::Nothing
     }
 
-    /// Called once by the owner when its body has returned or unwound: from
-    /// now on kills are refused. Raises still queued are dropped here, after
-    /// the lock is released, since their destructors are user code.
+    /// What a checkpoint delivers while the thread is unwinding, inside a
+    /// scope opened during that unwind: the outermost expired scope among
+    /// those opened while unwinding. Every one of them sits inside the
+    /// destructor that opened the first, so its `with_timeout` catches the
+    /// unwind before it can reach the outer one. Everything else waits.
+    pub fn take_unwinding_expiry(&self) -> Delivery {
+        if self.pending() == 0 {
+            return Delivery::Nothing;
+        }
+        let l = lock(&self.locked);
+        match l.scopes.iter().find(|s| s.unwinding && s.expired) {
+            Some(s) => Delivery::Deliver(Kill::Deadline(s.id)),
+            None => Delivery::Deferred,
+        }
+    }
+
+    /// Whether [`take_unwinding_expiry`](Self::take_unwinding_expiry) would
+    /// deliver.
+    pub fn has_unwinding_expiry(&self) -> bool {
+        self.pending() & DEADLINE != 0
+            && lock(&self.locked)
+                .scopes
+                .iter()
+                .any(|s| s.unwinding && s.expired)
+    }
+
+    /// Called once by the owner when its body has returned or unwound (or
+    /// for a spawn that failed): from now on kills are refused, and joiners
+    /// waiting for this are woken. Returns the raises still queued, for the
+    /// caller to drop after the lock is released, since their destructors
+    /// are user code.
     pub fn finish(&self) -> VecDeque<Box<dyn Any + Send>> {
         let (dropped, joiners) = {
             let mut l = lock(&self.locked);
@@ -314,33 +555,85 @@ impl Inner {
 
     /// Undoes `add_joiner` for a join that gave up (timeout or kill).
     pub fn remove_joiner(&self, me: &Thread) {
-        let mut l = lock(&self.locked);
-        if let Some(pos) = l.joiners.iter().position(|t| t.id() == me.id()) {
-            l.joiners.swap_remove(pos);
+        remove_thread(&mut lock(&self.locked).joiners, me);
+    }
+
+    /// Records that the OS thread has run all the code it ever will (its
+    /// last thread-local destructor, or a spawn that never created it), and
+    /// wakes the threads waiting for that. Implies nothing about `finish`,
+    /// which always comes first.
+    pub fn mark_ended(&self) {
+        let waiters = {
+            let mut l = lock(&self.locked);
+            l.ended = true;
+            std::mem::take(&mut l.end_waiters)
+        };
+        for w in waiters {
+            w.unpark();
         }
     }
 
+    /// Whether [`mark_ended`](Self::mark_ended) has run.
+    pub fn has_ended(&self) -> bool {
+        lock(&self.locked).ended
+    }
+
+    /// Registers `me` to be unparked by `mark_ended`. Returns false
+    /// (registering nothing) if it has already run.
+    pub fn add_end_waiter(&self, me: &Thread) -> bool {
+        let mut l = lock(&self.locked);
+        if l.ended {
+            return false;
+        }
+        l.end_waiters.push(me.clone());
+        true
+    }
+
+    /// Undoes `add_end_waiter` for a wait that gave up (timeout or kill).
+    pub fn remove_end_waiter(&self, me: &Thread) {
+        remove_thread(&mut lock(&self.locked).end_waiters, me);
+    }
+
     /// Wakes the owner after a kill was recorded: unpark for killable waits,
-    /// then the interrupt hook for `interruptible`.
-    fn wake(&self) {
+    /// then the interrupt hook for `interruptible`, run on this thread.
+    fn wake(&self, kind: KillKind) {
+        if let Some(hook) = self.unpark_and_claim(kind) {
+            hook.run();
+        }
+    }
+
+    /// Unparks the owner and claims its armed hook, if one is armed and has
+    /// not fired, for the caller to run with no lock held.
+    fn unpark_and_claim(&self, kind: KillKind) -> Option<ClaimedHook> {
         // The guard is dropped before the unpark (an `if let` on the lock
         // would hold it through the block): the woken owner's first step
         // takes this lock, and on a shared core it runs at once, finds the
-        // lock held and blocks again (kill wakes sleep: 7.4 µs vs 3.1 µs for
-        // a raw park/unpark plus unwind).
+        // lock held and blocks again.
         let owner = lock(&self.locked).thread.clone();
         if let Some(t) = owner {
             t.unpark();
         }
         let mut h = lock(&self.hook);
-        if let (Some(hook), false) = (h.armed, h.fired) {
-            h.fired = true;
-            // SAFETY: `armed` is only `Some` between `arm_hook` and
-            // `disarm_hook`, both under this mutex, while the pointee is
-            // borrowed by the `interruptible` frame that armed it; we hold the
-            // mutex for the whole call, so the disarm waits for us.
-            unsafe { (*hook.0)() };
-        }
+        self.claim(&mut h, kind)
+    }
+
+    /// Claims the armed hook if it has not fired (at most once per arming).
+    fn claim(&self, h: &mut HookSlot, kind: KillKind) -> Option<ClaimedHook> {
+        let id = h.next_claim;
+        let level = h.levels.last_mut().filter(|l| !l.fired)?;
+        level.fired = true;
+        level.claim = Some(Claim {
+            id,
+            running_on: None,
+        });
+        let hook = level.hook;
+        h.next_claim += 1;
+        Some(ClaimedHook {
+            inner: self,
+            hook,
+            kind,
+            id,
+        })
     }
 
     /// Lends `hook` to killers until `disarm_hook`, displacing the hook of an
@@ -352,19 +645,22 @@ impl Inner {
     ///
     /// The caller must call `disarm_hook` before `hook`'s borrow ends, on
     /// every path including unwinding, in LIFO order with nested calls.
-    pub unsafe fn arm_hook(&self, hook: &(dyn Fn() + Send + Sync)) -> bool {
+    pub unsafe fn arm_hook<'a>(&self, hook: &'a (dyn Fn(KillKind) + Send + Sync + 'a)) -> bool {
         let mut h = lock(&self.hook);
         // Tested under the hook mutex: a killer records its kill before it
-        // takes this mutex to fire, so either we see the kill here or the
+        // takes this mutex to claim, so either we see the kill here or the
         // killer sees the armed hook.
         if self.pending() != 0 {
             return false;
         }
         // SAFETY (of the lifetime erasure): see the function's contract.
-        let ptr: *const (dyn Fn() + Send + Sync + '_) = hook;
-        let ptr: *const (dyn Fn() + Send + Sync + 'static) = unsafe { std::mem::transmute(ptr) };
-        let displaced = (h.armed.replace(HookPtr(ptr)), std::mem::take(&mut h.fired));
-        h.enclosing.push(displaced);
+        let ptr: *const (dyn Fn(KillKind) + Send + Sync + 'a) = hook;
+        let ptr: *const HookFn = unsafe { std::mem::transmute(ptr) };
+        h.levels.push(Level {
+            hook: HookPtr(ptr),
+            fired: false,
+            claim: None,
+        });
         true
     }
 
@@ -385,7 +681,9 @@ impl Inner {
     }
 
     /// Takes the hook back, restoring the one `arm_hook` displaced; once this
-    /// returns no killer can call it.
+    /// returns no killer can call it. If a killer is running it on another
+    /// thread, waits for it to finish first. Returns whether a kill was
+    /// recorded while it was armed (the kill `interruptible` then delivers).
     ///
     /// If the restored (enclosing) hook has not fired, and more kills are
     /// pending than the one the nested call is about to deliver, it fires
@@ -393,20 +691,47 @@ impl Inner {
     /// for it, and the enclosing operation may block again (say after
     /// catching the first one). A single kill is not signalled: the nested
     /// delivery consumes it.
-    pub fn disarm_hook(&self) {
+    pub fn disarm_hook(&self) -> bool {
+        let me = current_thread_id();
         let mut h = lock(&self.hook);
-        (h.armed, h.fired) = h.enclosing.pop().unwrap_or_default();
-        if let (Some(hook), false) = (h.armed, h.fired) {
-            // Not while unwinding: the enclosing operation is being unwound
-            // through, not resumed, and a panicking hook would abort.
-            if !std::thread::panicking() && self.survives_one_delivery() {
-                h.fired = true;
-                // SAFETY: a restored hook belongs to an enclosing
-                // `interruptible` frame further down this stack, which
-                // disarms it only after this nested call has returned.
-                unsafe { (*hook.0)() };
+        // A hook running on this very thread (it killed its own thread from
+        // inside `op`) is not waited for: that would wait for ourselves.
+        while h
+            .levels
+            .last()
+            .and_then(|l| l.claim)
+            .is_some_and(|c| c.running_on.is_some_and(|t| t != me))
+        {
+            h = self
+                .hook_done
+                .wait(h)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        // Popping the level withdraws a claim that has not started: the
+        // operation it would have unblocked has returned.
+        h.levels.pop();
+        // A kill pending now was recorded while the hook was armed (arming is
+        // refused with one pending).
+        let killed = self.pending() != 0;
+        // Not while unwinding: the enclosing operation is being unwound
+        // through, not resumed, and a panicking hook would abort.
+        if h.levels.last().is_some_and(|l| !l.fired)
+            && !std::thread::panicking()
+            && self.survives_one_delivery()
+        {
+            let kind = KillKind::of_pending(self.pending());
+            if let Some(hook) = self.claim(&mut h, kind) {
+                drop(h);
+                hook.run();
             }
         }
+        killed
+    }
+}
+
+fn remove_thread(list: &mut Vec<Thread>, me: &Thread) {
+    if let Some(pos) = list.iter().position(|t| t.id() == me.id()) {
+        list.swap_remove(pos);
     }
 }
 

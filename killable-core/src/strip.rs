@@ -137,7 +137,7 @@ impl<T: Int> IntRange for RangeInclusive<T> {
 }
 
 /// The value the attribute probes: `(&&&Probe(&iter)).__killable_strip()`
-/// finds the method of the first kind trait below that `iter`'s type
+/// finds the method of the first impl of [`Kind`] that `iter`'s type
 /// satisfies, most specific first.
 ///
 /// # Examples
@@ -146,7 +146,7 @@ impl<T: Int> IntRange for RangeInclusive<T> {
 /// its checkpoint:
 ///
 /// ```
-/// use killable::__private::strip::{IterKind as _, Probe, RangeKind as _, CHUNK};
+/// use killable::__private::strip::{Kind as _, Probe, CHUNK};
 ///
 /// let iter = 0..3000u64;
 /// let mut src = (&&&Probe(&iter)).__killable_strip().source(iter);
@@ -175,25 +175,34 @@ pub struct RangeTag;
 #[derive(Debug, Clone, Copy)]
 pub struct IterTag;
 
-/// First choice: an integer range.
-pub trait RangeKind {
+/// The one trait the probe resolves through: each impl is on a different
+/// number of references to `Probe`, and method resolution picks the one with
+/// the most references that `iter`'s type satisfies. One trait, so the
+/// generated `use` is always used (`#![forbid(unused_imports)]` holds).
+pub trait Kind {
+    /// The tag whose `source` builds the chunks.
+    type Tag;
     /// See [`Probe`].
+    fn __killable_strip(&self) -> Self::Tag;
+}
+
+/// First choice: an integer range.
+impl<R: IntRange> Kind for &&Probe<'_, R> {
+    type Tag = RangeTag;
     #[inline(always)]
     fn __killable_strip(&self) -> RangeTag {
         RangeTag
     }
 }
-impl<R: IntRange> RangeKind for &&Probe<'_, R> {}
 
 /// Second choice: any iterator.
-pub trait IterKind {
-    /// See [`Probe`].
+impl<I: Iterator> Kind for &Probe<'_, I> {
+    type Tag = IterTag;
     #[inline(always)]
     fn __killable_strip(&self) -> IterTag {
         IterTag
     }
 }
-impl<I: Iterator> IterKind for &Probe<'_, I> {}
 
 impl RangeTag {
     /// The chunks of an integer range.
@@ -367,8 +376,7 @@ mod tests {
     macro_rules! strip {
         ($iter:expr) => {{
             let iter = $iter;
-            #[allow(unused_imports)]
-            use crate::strip::{IterKind as _, RangeKind as _};
+            use crate::strip::Kind as _;
             let mut src = (&&&Probe(&iter)).__killable_strip().source(iter);
             let (mut items, mut chunks) = (Vec::new(), Vec::new());
             loop {
@@ -397,8 +405,7 @@ mod tests {
     macro_rules! source_kind {
         ($iter:expr) => {{
             let iter = $iter;
-            #[allow(unused_imports)]
-            use crate::strip::{IterKind as _, RangeKind as _};
+            use crate::strip::Kind as _;
             kind(&(&&&Probe(&iter)).__killable_strip().source(iter))
         }};
     }
@@ -429,8 +436,7 @@ mod tests {
         // decides, after it, that the items are `u8`.
         let mut total: u8 = 0;
         let iter = 0..10;
-        #[allow(unused_imports)]
-        use crate::strip::{IterKind as _, RangeKind as _};
+        use crate::strip::Kind as _;
         let mut src = (&&&Probe(&iter)).__killable_strip().source(iter);
         loop {
             let mut seen = 0;

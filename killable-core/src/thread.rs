@@ -9,7 +9,7 @@ use std::thread::{JoinHandle, Thread, ThreadId};
 use std::time::{Duration, Instant};
 
 use crate::checkpoint::deliver_pending;
-use crate::error::JoinError;
+use crate::error::{drop_contained, JoinError, Payload};
 use crate::local;
 use crate::registry::{self, Entry};
 use crate::state::Kill;
@@ -265,7 +265,9 @@ impl<T> KillableThread<T> {
 
     /// Waits for the thread to finish and returns its result, like
     /// [`std::thread::JoinHandle::join`], with the way it was killed in the
-    /// error. Called from a killable thread, the wait itself is killable.
+    /// error. Like std's, it waits for the thread's thread-local destructors
+    /// too. Called from a killable thread, the whole wait is killable
+    /// (thread-local destructors included).
     ///
     /// # Errors
     ///
@@ -283,7 +285,7 @@ impl<T> KillableThread<T> {
     /// assert_eq!(t.join().unwrap(), "done");
     /// ```
     pub fn join(self) -> Result<T, JoinError> {
-        wait::until_finished(&self.killer.entry, None);
+        wait::until_ended(&self.killer.entry, None);
         flatten(self.handle.join())
     }
 
@@ -306,7 +308,7 @@ impl<T> KillableThread<T> {
     /// ```
     pub fn join_timeout(self, timeout: Duration) -> Result<Result<T, JoinError>, Self> {
         let deadline = Instant::now().checked_add(timeout);
-        if wait::until_finished(&self.killer.entry, deadline) {
+        if wait::until_ended(&self.killer.entry, deadline) {
             Ok(flatten(self.handle.join()))
         } else {
             Err(self)
@@ -328,7 +330,7 @@ impl<T> KillableThread<T> {
     }
 
     /// Whether the thread's body has returned or unwound (then
-    /// [`join`](Self::join) does not block for long).
+    /// [`join`](Self::join) waits at most for its thread-local destructors).
     ///
     /// # Examples
     ///
@@ -397,7 +399,7 @@ pub(crate) fn flatten<T>(r: std::thread::Result<Result<T, JoinError>>) -> Result
         Ok(r) => r,
         // Only reachable if dropping a discarded raise payload panicked after
         // the body ended: report it as the panic it is.
-        Err(p) => Err(JoinError::Panicked(p)),
+        Err(p) => Err(JoinError::Panicked(Payload::from(p))),
     }
 }
 
@@ -489,7 +491,8 @@ impl Builder {
     /// # Errors
     ///
     /// The OS's error if it refuses to create the thread (e.g. a stack size
-    /// it cannot provide). Nothing is left registered then.
+    /// it cannot provide), or [`io::ErrorKind::InvalidInput`] if the name
+    /// contains a NUL byte. Nothing is left registered then.
     ///
     /// # Examples
     ///
@@ -503,10 +506,10 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let (std_builder, entry, deadline) = self.prepare();
+        let (std_builder, entry, deadline) = self.prepare()?;
         let run_entry = entry.clone();
         let spawned = std_builder.spawn(move || run(&run_entry, deadline, f));
-        let handle = finish_spawn(&entry, spawned)?;
+        let (entry, handle) = finish_spawn(entry, spawned)?;
         Ok(KillableThread {
             killer: Killer::from_entry(entry),
             handle,
@@ -518,7 +521,7 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// The OS's error if it refuses to create the thread.
+    /// As [`spawn`](Self::spawn).
     ///
     /// # Examples
     ///
@@ -541,9 +544,20 @@ impl Builder {
         scope.spawn_with(self, f)
     }
 
-    pub(crate) fn prepare(self) -> (std::thread::Builder, Arc<Entry>, Option<Instant>) {
+    /// Checks the configuration and registers the thread-to-be: pass the
+    /// returned [`Registered`] to [`finish_spawn`] with std's spawn result.
+    /// If anything in between panics, dropping it retires the entry.
+    pub(crate) fn prepare(self) -> io::Result<(std::thread::Builder, Registered, Option<Instant>)> {
         let mut b = std::thread::Builder::new();
         if let Some(name) = &self.name {
+            // std panics on this (inside its spawn); a refused name is an
+            // error like a refused stack size.
+            if name.contains('\0') {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "thread name may not contain interior null bytes",
+                ));
+            }
             b = b.name(name.clone());
         }
         if let Some(size) = self.stack_size {
@@ -553,24 +567,54 @@ impl Builder {
         // Registered before the OS thread exists, so that `terminate_all`
         // cannot miss a thread whose spawn overlaps it.
         registry::insert(&entry);
-        (b, entry, self.deadline)
+        Ok((b, Registered(Some(entry)), self.deadline))
     }
 }
 
-/// Completes a spawn: records the thread handle, or unregisters on failure.
+/// A registered entry whose OS thread does not exist (yet). Dropped without
+/// [`finish_spawn`] taking it (std's spawn failed or panicked), it does what
+/// the thread's exit would have done, so that nothing waits for a thread
+/// that never runs.
+pub(crate) struct Registered(Option<Arc<Entry>>);
+
+impl std::ops::Deref for Registered {
+    type Target = Arc<Entry>;
+    fn deref(&self) -> &Arc<Entry> {
+        self.0.as_ref().expect("killable: a Registered holds its entry until taken")
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        if let Some(entry) = self.0.take() {
+            retire(&entry);
+            entry.state.mark_ended();
+        }
+    }
+}
+
+/// Completes a spawn: records the thread handle, or, on failure, retires
+/// the entry (see [`Registered`]).
 pub(crate) fn finish_spawn<H: HasThread>(
-    entry: &Arc<Entry>,
+    mut registered: Registered,
     spawned: io::Result<H>,
-) -> io::Result<H> {
-    match spawned {
-        Ok(h) => {
-            let _ = entry.thread.set(h.thread().clone());
-            Ok(h)
-        }
-        Err(e) => {
-            registry::remove(entry);
-            Err(e)
-        }
+) -> io::Result<(Arc<Entry>, H)> {
+    let h = spawned?;
+    let entry = registered.0.take().expect("killable: finish_spawn takes the entry once");
+    let _ = entry.thread.set(h.thread().clone());
+    Ok((entry, h))
+}
+
+/// Ends `entry`'s life as a killable thread, on every path (the thread's
+/// exit, or a spawn that failed): kills are refused from now on, joiners are
+/// woken, the registry forgets it. Then raises still queued are dropped, one
+/// at a time and each panic contained (their `Drop` is user code), after
+/// every lock is released.
+fn retire(entry: &Entry) {
+    let undelivered = entry.state.finish();
+    registry::remove(entry);
+    for value in undelivered {
+        drop_contained(value);
     }
 }
 
@@ -586,6 +630,29 @@ impl<T> HasThread for std::thread::ScopedJoinHandle<'_, T> {
     fn thread(&self) -> &Thread {
         std::thread::ScopedJoinHandle::thread(self)
     }
+}
+
+/// Tells joiners when the OS thread is done: dropped by the thread's last
+/// thread-local destructor. Thread-local destructors run in the reverse
+/// order of their registration (with glibc's `__cxa_thread_atexit_impl`,
+/// and with std's own list where it keeps one), and `run` registers this one
+/// before the body runs, so every destructor of the body's thread-locals,
+/// and every one those register as they run, comes before it. A join waits
+/// for it killably, then calls std's join, which then only waits for the
+/// OS's teardown. (Where destructors ran in another order, the join would
+/// wait in std's join for the rest, not killably, as before.)
+struct EndSignal(std::cell::Cell<Option<Arc<crate::state::Inner>>>);
+
+impl Drop for EndSignal {
+    fn drop(&mut self) {
+        if let Some(state) = self.0.take() {
+            state.mark_ended();
+        }
+    }
+}
+
+thread_local! {
+    static END: EndSignal = const { EndSignal(std::cell::Cell::new(None)) };
 }
 
 /// The body of every killable thread: install the state, run `f` catching
@@ -609,12 +676,15 @@ pub(crate) fn run<T>(
             if let Some(key) = self.timer.take() {
                 timer::cancel(key);
             }
-            let undelivered = self.entry.state.finish();
-            registry::remove(self.entry);
-            drop(undelivered);
+            retire(self.entry);
         }
     }
 
+    if END.try_with(|end| end.0.set(Some(entry.state.clone()))).is_err() {
+        // Unreachable (thread-locals are destroyed only after this frame);
+        // if it were, the joins would fall back to std's join alone.
+        entry.state.mark_ended();
+    }
     let me = std::thread::current();
     entry.state.set_thread(me.clone());
     let _ = entry.thread.set(me);
@@ -625,7 +695,9 @@ pub(crate) fn run<T>(
             at,
             Box::new(move || {
                 if let Some(e) = weak.upgrade() {
-                    e.state.terminate();
+                    if let (_, Some(hook)) = e.state.terminate_claiming() {
+                        timer::run_hook_later(hook, e.state.clone());
+                    }
                 }
             }),
         )
@@ -647,13 +719,63 @@ fn classify<T>(result: std::thread::Result<T>) -> Result<T, JoinError> {
         Ok(v) => Ok(v),
         Err(payload) => match payload.downcast::<Kill>() {
             Ok(kill) => match *kill {
-                Kill::Raise(v) => Err(JoinError::Raised(v)),
+                Kill::Raise(v) => Err(JoinError::Raised(Payload::from(v))),
                 // A deadline always stops at its own `with_timeout`; one that
                 // got this far was swallowed and its scope is gone. Report it
                 // as the termination it amounts to.
                 Kill::Terminate | Kill::Deadline(_) => Err(JoinError::Terminated),
             },
-            Err(payload) => Err(JoinError::Panicked(payload)),
+            Err(payload) => Err(JoinError::Panicked(Payload::from(payload))),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    /// A spawn that fails, by error or by a panic inside std's spawn, wakes a
+    /// joiner already waiting and leaves nothing registered.
+    fn retired_on(fail: impl FnOnce(Registered)) {
+        let (_, registered, _) = Builder::new().prepare().unwrap();
+        let entry = Arc::clone(&registered);
+        let (tx, rx) = mpsc::channel();
+        let waiter = {
+            let entry = entry.clone();
+            std::thread::spawn(move || {
+                tx.send(()).unwrap();
+                wait::until_finished(&entry, None)
+            })
+        };
+        rx.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(20)); // let it park
+        fail(registered);
+        assert!(waiter.join().unwrap(), "the joiner was woken, the entry finished");
+        assert!(entry.state.is_finished() && entry.state.has_ended());
+        assert_eq!(
+            Arc::strong_count(&entry),
+            1,
+            "the registry and the guard let go of the entry"
+        );
+    }
+
+    #[test]
+    fn a_refused_spawn_retires_its_entry() {
+        retired_on(|registered| {
+            let refused: io::Result<JoinHandle<()>> = Err(io::Error::other("refused"));
+            assert!(finish_spawn(registered, refused).is_err());
+        });
+    }
+
+    #[test]
+    fn a_spawn_that_panics_retires_its_entry() {
+        retired_on(|registered| {
+            let r = catch_unwind(AssertUnwindSafe(move || {
+                let _registered = registered;
+                panic!("a panic inside std's spawn");
+            }));
+            assert!(r.is_err());
+        });
     }
 }

@@ -26,6 +26,17 @@ use crate::timer::{self, TimerKey};
 /// * A zero or past timeout expires at the first checkpoint inside `f`.
 /// * A deadline inside a [`shield`](crate::shield) lands at the first
 ///   checkpoint after it.
+/// * In a destructor that runs during an unwind (`std::thread::panicking()`),
+///   a scope works as anywhere else: `f` runs under this scope's own
+///   `catch_unwind`, so its expiry unwinds `f` back to here and never
+///   touches the outer unwind. That is the one kill delivered while a
+///   thread unwinds: the expiry of a scope opened during that unwind (the
+///   outermost such scope that has expired). Terminations, raises and the
+///   expiries of scopes opened before the unwind stay pending, to land at
+///   the first checkpoint after the unwind was caught, or never if it ends
+///   the thread. There, [`interruptible`](crate::interruptible) just runs
+///   its `op`, and a panic of `f` still aborts the process, as any panic
+///   escaping a destructor during an unwind does.
 ///
 /// All deadlines in the process share one timer thread; a scope costs a
 /// map insert and remove, not a thread.
@@ -94,14 +105,23 @@ pub fn with_deadline<R>(deadline: Instant, f: impl FnOnce() -> R) -> Result<R, T
     };
     let id = timer::next_id();
     let expired = deadline <= Instant::now();
-    inner.push_scope(id, expired);
+    // Opened in a destructor during an unwind: its own expiry may unwind `f`
+    // back to the `catch_unwind` below, which never lets it reach the outer
+    // unwind. `Close` undoes the count.
+    let unwinding = std::thread::panicking();
+    inner.push_scope_in(id, expired, unwinding);
+    if unwinding {
+        local::enter_unwinding_scope();
+    }
     let key = (!expired).then(|| {
         let weak = Arc::downgrade(&inner);
         timer::schedule(
             deadline,
             Box::new(move || {
                 if let Some(inner) = weak.upgrade() {
-                    inner.expire_scope(id);
+                    if let Some(hook) = inner.expire_scope_claiming(id) {
+                        timer::run_hook_later(hook, inner);
+                    }
                 }
             }),
         )
@@ -110,6 +130,7 @@ pub fn with_deadline<R>(deadline: Instant, f: impl FnOnce() -> R) -> Result<R, T
         inner: &inner,
         id,
         key,
+        unwinding,
     };
     let result = catch_unwind(AssertUnwindSafe(f));
     drop(scope);
@@ -127,6 +148,7 @@ struct Close<'a> {
     inner: &'a Arc<Inner>,
     id: u64,
     key: Option<TimerKey>,
+    unwinding: bool,
 }
 
 impl Drop for Close<'_> {
@@ -135,6 +157,9 @@ impl Drop for Close<'_> {
             timer::cancel(key);
         }
         self.inner.pop_scope(self.id);
+        if self.unwinding {
+            local::leave_unwinding_scope();
+        }
     }
 }
 

@@ -5,6 +5,12 @@
 //! only when the new deadline is earlier than the one it sleeps until, so a
 //! stream of `with_timeout` calls with similar timeouts costs a map insert and
 //! remove each, without a syscall.
+//!
+//! The timer thread never runs user code and never takes a lock that is held
+//! across user code: an expiry records the kill and claims the target's
+//! `interruptible` hook (both short critical sections), and the hook itself
+//! runs on a second thread, `killable-hooks`, so a slow hook delays other
+//! hooks, never a deadline.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -12,6 +18,7 @@ use std::sync::{Condvar, LazyLock, Mutex};
 use std::time::Instant;
 
 use crate::prim::lock;
+use crate::state::{ClaimedHook, Inner};
 
 type Action = Box<dyn FnOnce() + Send>;
 
@@ -96,9 +103,10 @@ fn run() {
             q.busy = true;
             drop(q);
             for action in due {
-                // An action can run user code (an `interruptible` hook, fired
-                // by an expiring scope). Its panic must not end this thread,
-                // or no deadline would ever fire again.
+                // Actions run no user code (hooks go to `run_hook_later`), but
+                // dropping a state's last `Arc` drops whatever it still holds;
+                // a panic there must not end this thread, or no deadline
+                // would ever fire again.
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(action));
             }
             q = lock(&TIMER.queue);
@@ -122,5 +130,82 @@ fn run() {
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
             }
         };
+    }
+}
+
+/// The hook thread's queue.
+struct Hooks {
+    queue: Mutex<HookQueue>,
+    cv: Condvar,
+}
+
+struct HookQueue {
+    hooks: std::collections::VecDeque<Deferred>,
+    started: bool,
+}
+
+/// A claimed hook and the state it belongs to, kept alive until the hook
+/// has run (`hook` is dropped first, as fields drop in order).
+struct Deferred {
+    hook: ClaimedHook,
+    _inner: std::sync::Arc<Inner>,
+}
+
+// SAFETY: `ClaimedHook` points to the state, which is `Sync` and kept alive
+// by the `Arc` next to it, and to a `Send + Sync` hook, which it calls only
+// while its claim is marked running, so the lending `interruptible` call
+// waits for it from whichever thread runs it.
+unsafe impl Send for Deferred {}
+
+static HOOKS: LazyLock<Hooks> = LazyLock::new(|| Hooks {
+    queue: Mutex::new(HookQueue {
+        hooks: std::collections::VecDeque::new(),
+        started: false,
+    }),
+    cv: Condvar::new(),
+});
+
+/// Runs a hook claimed by the timer thread on the hook thread, so that the
+/// timer thread never waits for user code. If the OS refuses that thread,
+/// runs it here instead: a late deadline beats a lost wake-up.
+pub(crate) fn run_hook_later(hook: ClaimedHook, inner: std::sync::Arc<Inner>) {
+    let deferred = Deferred {
+        hook,
+        _inner: inner,
+    };
+    let mut q = lock(&HOOKS.queue);
+    if !q.started {
+        let spawned = std::thread::Builder::new()
+            .name("killable-hooks".into())
+            .spawn(run_hooks);
+        if spawned.is_err() {
+            drop(q);
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| deferred.hook.run()));
+            return;
+        }
+        q.started = true;
+    }
+    q.hooks.push_back(deferred);
+    HOOKS.cv.notify_one();
+}
+
+fn run_hooks() {
+    let mut q = lock(&HOOKS.queue);
+    loop {
+        match q.hooks.pop_front() {
+            Some(deferred) => {
+                drop(q);
+                // A hook's panic has nobody to go to (no user call is
+                // waiting here); it must not end this thread.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| deferred.hook.run()));
+                q = lock(&HOOKS.queue);
+            }
+            None => {
+                q = HOOKS
+                    .cv
+                    .wait(q)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
+        }
     }
 }

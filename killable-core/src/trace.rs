@@ -10,6 +10,7 @@
 //! | `terminate_all` | the caller's thread | `reached` (how many threads) |
 //! | `kill delivered` | the killed thread, as it starts unwinding | `kind` (`terminate`, `deadline` or `raise`) |
 //! | `thread exit` | the killable thread, after its body ended | `outcome` (`returned`, `terminated`, `raised` or `panicked`) |
+//! | `drop panicked` | the thread that dropped a raised value or panic payload whose `Drop` panicked (the panic was caught) | |
 //!
 //! The events go to whatever subscriber the application installed; the
 //! killed thread's own events carry its span context, so they nest under the
@@ -70,6 +71,10 @@ mod on {
         };
         tracing::debug!(target: "killable", outcome, "thread exit");
     }
+
+    pub(crate) fn drop_panicked() {
+        tracing::debug!(target: "killable", "drop panicked");
+    }
 }
 
 #[cfg(not(feature = "tracing"))]
@@ -89,6 +94,8 @@ mod on {
     pub(crate) fn deliver(_: &Kill) {}
     #[inline(always)]
     pub(crate) fn exit<T>(_: &Result<T, JoinError>) {}
+    #[inline(always)]
+    pub(crate) fn drop_panicked() {}
 }
 
 pub(crate) use on::*;

@@ -29,7 +29,7 @@ pub(crate) enum Woke {
 /// unpark this thread. Spurious wake-ups are absorbed here.
 pub(crate) fn park_until(deadline: Option<Instant>, mut done: impl FnMut() -> bool) -> Woke {
     local::with_current(|inner| {
-        let inner = inner.filter(|_| local::can_deliver());
+        let inner = inner.filter(|_| local::allowed() != local::Allowed::Nothing);
         let _blocked = inner.map(Blocked::new);
         loop {
             if let Some(i) = inner {
@@ -87,6 +87,38 @@ impl Drop for Blocked<'_> {
 ///
 /// If `entry` is the calling thread (it would wait for itself forever).
 pub(crate) fn until_finished(entry: &Entry, deadline: Option<Instant>) -> bool {
+    wait_for(entry, deadline, Inner::add_joiner, Inner::remove_joiner, Inner::is_finished)
+}
+
+/// Waits until `entry`'s OS thread has run its thread-local destructors
+/// (after its body), or `deadline` passes; returns whether it has. After
+/// that, std's join returns at once. Killable on a killable thread, unlike
+/// std's join, which the joins call only once this returned true.
+///
+/// # Panics
+///
+/// If `entry` is the calling thread.
+pub(crate) fn until_ended(entry: &Entry, deadline: Option<Instant>) -> bool {
+    wait_for(
+        entry,
+        deadline,
+        Inner::add_end_waiter,
+        Inner::remove_end_waiter,
+        Inner::has_ended,
+    )
+}
+
+/// The wait of [`until_finished`] and [`until_ended`]: `add` registers this
+/// thread to be unparked when `done` becomes true (returning false if it
+/// already is), `remove` undoes that for a wait that gives up. Returns
+/// whether `done` held when the wait ended.
+fn wait_for(
+    entry: &Entry,
+    deadline: Option<Instant>,
+    add: fn(&Inner, &std::thread::Thread) -> bool,
+    remove: fn(&Inner, &std::thread::Thread),
+    done: fn(&Inner) -> bool,
+) -> bool {
     // A checkpoint like every killable wait, even when there is nothing to
     // wait for.
     crate::checkpoint::checkpoint();
@@ -94,19 +126,20 @@ pub(crate) fn until_finished(entry: &Entry, deadline: Option<Instant>) -> bool {
     if entry.thread.get().map(|t| t.id()) == Some(me.id()) {
         panic!("killable: a thread cannot join itself");
     }
-    if !entry.state.add_joiner(&me) {
+    let s = &*entry.state;
+    if !add(s, &me) {
         return true;
     }
-    match park_until(deadline, || entry.state.is_finished()) {
+    match park_until(deadline, || done(s)) {
         Woke::Done => true,
         Woke::TimedOut => {
-            entry.state.remove_joiner(&me);
-            entry.state.is_finished()
+            remove(s, &me);
+            done(s)
         }
         Woke::Killed => {
-            entry.state.remove_joiner(&me);
+            remove(s, &me);
             deliver_current();
-            entry.state.is_finished()
+            done(s)
         }
     }
 }

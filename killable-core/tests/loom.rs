@@ -36,7 +36,7 @@
 
 use std::sync::atomic::Ordering::SeqCst;
 
-use killable_core::__loom::{Delivery, Inner, Kill, PENDING_THREADS, TERMINATE};
+use killable_core::__loom::{Delivery, Inner, Kill, KillKind, PENDING_THREADS, TERMINATE};
 use loom::sync::atomic::{AtomicBool, AtomicUsize};
 use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread;
@@ -318,7 +318,7 @@ fn kill_vs_interruptible_hook() {
                 let op = Arc::new((Mutex::new(false), Condvar::new()));
                 let hook = {
                     let (returned, op) = (returned.clone(), op.clone());
-                    move || {
+                    move |_: KillKind| {
                         assert!(
                             !returned.load(SeqCst),
                             "on_kill ran after interruptible returned"
@@ -360,8 +360,12 @@ fn kill_vs_interruptible_hook() {
 /// not be called, but never once `interruptible` has returned, and the raise
 /// is still accounted for exactly once.
 ///
-/// Fails when broken: `wake` calling the hook after releasing the hook mutex
-/// (called after `disarm_hook` returned: a use-after-free in real code).
+/// The hook runs outside the hook mutex, under a claim: `disarm_hook` waits
+/// for a claim marked running and withdraws one that has not started.
+///
+/// Fails when broken: `disarm_hook` not waiting for a running claim, or
+/// `ClaimedHook::run` calling a withdrawn hook (either way the hook runs
+/// after `disarm_hook` returned: a use-after-free in real code).
 #[test]
 fn interruptible_returning_on_its_own_vs_kill() {
     loom::model(|| {
@@ -372,7 +376,7 @@ fn interruptible_returning_on_its_own_vs_kill() {
                 let returned = Arc::new(AtomicBool::new(false));
                 let hook = {
                     let returned = returned.clone();
-                    move || {
+                    move |_: KillKind| {
                         assert!(
                             !returned.load(SeqCst),
                             "on_kill ran after interruptible returned"

@@ -5,8 +5,10 @@
 //! spanned at the offending token that lists what the attribute accepts.
 
 use proc_macro2::{Span, TokenStream};
+use std::path::Path as FsPath;
 use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
+
 use syn::{Ident, Path, Token};
 
 /// What every "unknown argument" message ends with, so a newcomer sees the whole surface.
@@ -19,10 +21,73 @@ pub(crate) struct Args {
 }
 
 impl Args {
+    /// `::killable`, or `::kl` when the crate being compiled depends on `killable` only under
+    /// another name (`kl = { package = "killable" }` in its Cargo.toml), as `crate = kl` would
+    /// say. A leading `::` makes the path immune to a user module or item named `killable`.
     fn default_crate() -> Path {
-        // A leading `::` makes the path immune to a user module or item named `killable`.
-        syn::parse_quote_spanned!(Span::call_site()=> ::killable)
+        let name = std::env::var_os("CARGO_MANIFEST_DIR")
+            .and_then(|dir| std::fs::read_to_string(FsPath::new(&dir).join("Cargo.toml")).ok())
+            .and_then(|manifest| renamed(&manifest))
+            .unwrap_or_else(|| "killable".to_owned());
+        let name = Ident::new(&name, Span::call_site());
+        syn::parse_quote_spanned!(Span::call_site()=> ::#name)
     }
+}
+
+/// The name under which a manifest depends on the `killable` package, when that is not
+/// `killable` and no dependency is named `killable` (then `None`). Reads the usual forms
+/// line by line, offline, without a TOML parser:
+///
+/// ```toml
+/// [dependencies]
+/// kl = { package = "killable", version = "0.1" }
+///
+/// [dev-dependencies.kl2]
+/// package = "killable"
+/// ```
+///
+/// A rename inherited from a workspace (`kl.workspace = true`) is not seen: write
+/// `crate = kl` there.
+fn renamed(manifest: &str) -> Option<String> {
+    let mut table = String::new();
+    let mut found = None;
+    for line in manifest.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if let Some(header) = line.strip_prefix('[') {
+            table = header.trim_end_matches(']').trim().to_owned();
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let (key, value) = (key.trim().trim_matches('"'), value.trim());
+        let in_dependencies = table == "dependencies"
+            || table.ends_with(".dependencies")
+            || table.ends_with("-dependencies");
+        // `[dependencies.kl]`: the table is one dependency, its name after the last `.`.
+        let dependency_table = ["dependencies.", "dev-dependencies.", "build-dependencies."]
+            .iter()
+            .find_map(|t| table.rsplit_once(t).map(|(_, name)| name));
+        let names_killable = |text: &str| {
+            let text: String = text.split_whitespace().collect();
+            text.contains("package=\"killable\"") || text.contains("package='killable'")
+        };
+        let (name, renames) = match dependency_table {
+            Some(name) => (name, key == "package" && names_killable(line)),
+            None if in_dependencies => {
+                (key.split('.').next().unwrap_or(key), names_killable(value))
+            }
+            None => continue,
+        };
+        let name = name.trim_matches('"');
+        if name == "killable" {
+            return None;
+        }
+        if renames {
+            found = Some(name.replace('-', "_"));
+        }
+    }
+    found
 }
 
 pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Args> {
@@ -89,6 +154,27 @@ mod tests {
             args.krate.to_token_stream().to_string(),
             ":: my :: reexport"
         );
+    }
+
+    #[test]
+    fn a_renamed_dependency_is_found_in_the_manifest() {
+        use super::renamed;
+        let inline = "[package]\nname = \"app\"\n[dependencies]\nserde = \"1\"\n\
+                      kl = { package = \"killable\", path = \"..\" } # renamed\n";
+        assert_eq!(renamed(inline).as_deref(), Some("kl"));
+        let table = "[dev-dependencies.my-kl]\nversion = \"0.1\"\npackage = 'killable'\n";
+        assert_eq!(renamed(table).as_deref(), Some("my_kl"));
+        let target = "[target.'cfg(unix)'.dependencies]\nk = { package = \"killable\" }\n";
+        assert_eq!(renamed(target).as_deref(), Some("k"));
+        // Also depended on as `killable`, or not at all, or another package renamed.
+        let both = "[dependencies]\nkillable = \"0.1\"\nkl = { package = \"killable\" }\n";
+        assert_eq!(renamed(both), None);
+        assert_eq!(renamed("[dependencies]\nkillable = \"0.1\"\n"), None);
+        assert_eq!(
+            renamed("[dependencies]\nj = { package = \"serde_json\" }\n"),
+            None
+        );
+        assert_eq!(renamed("[package]\npackage = \"killable\"\n"), None);
     }
 
     #[test]

@@ -102,6 +102,11 @@ const LAST: &[&str] = &[
     "unzip",
 ];
 
+/// Std adapters that hand on an iterator but whose items are not all pulled from their
+/// receiver (the closures after them keep their checks), so the chain goes on: the wrapped
+/// type is still inside the expression.
+const PASS_ON: &[&str] = &["chain", "flat_map", "flatten", "intersperse"];
+
 /// Adapters that may come between the source and the chain's first closure: the cheap ones
 /// (`strip::CHEAP_ADAPTERS`) and `fuse`. The wrapper goes around them too (so the items `zip`
 /// and `chain` add are counted), except around those in [`FOLD_THROUGH`] at the top of that run.
@@ -127,8 +132,10 @@ struct Plan {
 
 /// Instruments the chain whose outermost call is `top`, if it is a chain this module serves;
 /// returns `false`, having changed nothing, if not.
-pub(crate) fn instrument(top: &mut ExprMethodCall, cx: &mut Instrument) -> bool {
-    let Some(plan) = plan(top) else {
+///
+/// `consumed`: the chain is the iterator of a `for` loop, which consumes it.
+pub(crate) fn instrument(top: &mut ExprMethodCall, cx: &mut Instrument, consumed: bool) -> bool {
+    let Some(plan) = plan(top, consumed) else {
         return false;
     };
     let mut call = top;
@@ -164,7 +171,7 @@ fn wrap(source: &mut Expr, cx: &Instrument) {
     *source = Expr::Verbatim(tokens);
 }
 
-fn plan(top: &ExprMethodCall) -> Option<Plan> {
+fn plan(top: &ExprMethodCall, consumed: bool) -> Option<Plan> {
     // The calls of the chain, outermost first.
     let mut calls = vec![top];
     while let Expr::MethodCall(m) = &*calls[calls.len() - 1].receiver {
@@ -196,6 +203,18 @@ fn plan(top: &ExprMethodCall) -> Option<Plan> {
     // The method called on the source must be std's, or wrapping would change its meaning.
     let first = calls[above - 1].method.to_string();
     if !ADAPTERS.contains(&first.as_str()) && !LAST.contains(&first.as_str()) {
+        return None;
+    }
+    // The wrapper changes the type of every adapter above it. That type must not escape the
+    // expression (returned, bound, passed on: `-> Map<Iter<u32>, F>` would no longer match),
+    // so the chain must end in a consumer reached through std adapters only, or be the
+    // iterator of a `for` loop.
+    let ends_in_consumer = (0..above)
+        .rev()
+        .map(|i| calls[i].method.to_string())
+        .find(|name| !ADAPTERS.contains(&name.as_str()) && !PASS_ON.contains(&name.as_str()))
+        .is_some_and(|name| LAST.contains(&name.as_str()));
+    if !consumed && !ends_in_consumer {
         return None;
     }
     let mut unchecked = Vec::new();
@@ -256,7 +275,7 @@ mod tests {
     /// The closures left unchecked, as `(call, argument)` from the outermost call, or `None`
     /// when the chain is left to the general rules.
     fn unchecked(e: syn::ExprMethodCall) -> Option<(usize, Vec<(usize, usize)>)> {
-        super::plan(&e).map(|mut p| {
+        super::plan(&e, false).map(|mut p| {
             p.unchecked.sort_unstable();
             (p.above, p.unchecked)
         })
@@ -332,14 +351,15 @@ mod tests {
                 .map(|x| x + 1))),
             Some((2, vec![(1, 0)]))
         );
-        // An unknown method.
+        // An unknown method, which may end the chain with the wrapped type.
         assert_eq!(
             unchecked(parse_quote!(v
                 .iter()
                 .map(|x| x + 1)
                 .my_adapter()
-                .map(|x| x + 2))),
-            Some((3, vec![(2, 0)]))
+                .map(|x| x + 2)
+                .sum())),
+            None
         );
     }
 
@@ -379,6 +399,10 @@ mod tests {
             quote!(v.iter().as_slice().iter().map(|x| x + 1).sum()),
             // `Option::map`, not an iterator chain
             quote!(opt.map(|x| x + 1)),
+            // the iterator escapes: returned, bound, passed on (its type is the user's)
+            quote!(v.iter().map(|x| x + 1)),
+            quote!(s.chars().filter(|c| *c == 'a')),
+            quote!(v.iter().map(|x| x + 1).peekable().peek()),
             // async closures run where their future is polled
             quote!(v.iter().map(async |x| x).count()),
         ] {

@@ -16,7 +16,7 @@ use syn::visit_mut::{self, VisitMut};
 use syn::{Block, Expr, ImplItem, Item, Stmt, TraitItem};
 
 use crate::args::{self, Args};
-use crate::{chain, scan, strip, validate};
+use crate::{chain, lints, scan, strip, validate};
 
 /// Entry point behind `#[killable]`, on `proc_macro2` tokens so unit tests can drive it.
 pub(crate) fn killable(args: TokenStream, input: TokenStream) -> TokenStream {
@@ -24,9 +24,26 @@ pub(crate) fn killable(args: TokenStream, input: TokenStream) -> TokenStream {
         Ok(args) => args,
         Err(e) => return refuse(e, input),
     };
-    let item: Item = match syn::parse2(input.clone()) {
+    let tokens = lifetimes_unwrapped(input.clone());
+    let item: Item = match syn::parse2(tokens.clone()) {
         Ok(item) => item,
-        Err(e) => return refuse(e, input),
+        // syn parses the current edition; rustc has already parsed the item in the crate's
+        // own edition, so a failure may be 2015 syntax (see `edition2015`).
+        Err(e) => match syn::parse2(crate::edition2015::rewrite(tokens)) {
+            Ok(item) => item,
+            Err(_) => {
+                return match validate::not_an_item(&input) {
+                    // In expression position the expansion must be one expression: a block
+                    // with the error, then the expression unchanged.
+                    Some((e, true)) => {
+                        let error = compile_error(e);
+                        quote!({ #error; #input })
+                    }
+                    Some((e, false)) => refuse(e, input),
+                    None => refuse(e, input),
+                };
+            }
+        },
     };
     let mut cx = Instrument::new(&args);
     match item {
@@ -34,14 +51,19 @@ pub(crate) fn killable(args: TokenStream, input: TokenStream) -> TokenStream {
             if let Some(e) = combine(validate::signature(&f.sig)) {
                 return refuse(e, input);
             }
+            lints::Expectations.visit_item_fn_mut(&mut f);
             cx.fn_body(&mut f.block);
             f.into_token_stream()
         }
         // Input: `impl T { fn a() {…} const fn b() {…} }`  Output: `a` instrumented, `b` as is.
         Item::Impl(mut imp) => {
+            for attr in &mut imp.attrs {
+                lints::Expectations.visit_attribute_mut(attr);
+            }
             for member in &mut imp.items {
                 if let ImplItem::Fn(m) = member {
                     if eligible_member(&m.attrs, &m.sig) {
+                        lints::Expectations.visit_impl_item_fn_mut(m);
                         cx.fn_body(&mut m.block);
                     }
                 }
@@ -50,10 +72,14 @@ pub(crate) fn killable(args: TokenStream, input: TokenStream) -> TokenStream {
         }
         // Input: `trait T { fn a(&self) {…} fn b(&self); }`  Output: `a` instrumented, `b` as is.
         Item::Trait(mut tr) => {
+            for attr in &mut tr.attrs {
+                lints::Expectations.visit_attribute_mut(attr);
+            }
             for member in &mut tr.items {
                 if let TraitItem::Fn(m) = member {
-                    if let Some(block) = &mut m.default {
-                        if eligible_member(&m.attrs, &m.sig) {
+                    if m.default.is_some() && eligible_member(&m.attrs, &m.sig) {
+                        lints::Expectations.visit_trait_item_fn_mut(m);
+                        if let Some(block) = &mut m.default {
                             cx.fn_body(block);
                         }
                     }
@@ -76,6 +102,7 @@ pub(crate) fn killable(args: TokenStream, input: TokenStream) -> TokenStream {
                     if let Some(e) = combine(validate::signature(&m.sig)) {
                         return refuse(e, input);
                     }
+                    lints::Expectations.visit_impl_item_fn_mut(&mut m);
                     cx.fn_body(&mut m.block);
                     m.into_token_stream()
                 }
@@ -86,11 +113,65 @@ pub(crate) fn killable(args: TokenStream, input: TokenStream) -> TokenStream {
     }
 }
 
+/// Input: tokens where a `macro_rules!` `$l:lifetime` fragment arrives as an invisible
+/// (`None`-delimited) group around `'l`.  Output: the same tokens with those groups opened.
+/// syn parses `$l: for ..` as a labeled loop only when the label is a bare lifetime; rustc
+/// accepts both. A lifetime is one token pair, so opening its group changes no precedence
+/// (unlike an `$e:expr` group, which is left alone).
+fn lifetimes_unwrapped(tokens: TokenStream) -> TokenStream {
+    use proc_macro2::{Delimiter, Group, TokenTree};
+    tokens
+        .into_iter()
+        .flat_map(|tt| -> Vec<TokenTree> {
+            let TokenTree::Group(g) = &tt else {
+                return vec![tt];
+            };
+            let inner: Vec<TokenTree> = g.stream().into_iter().collect();
+            let lifetime = matches!(
+                inner.as_slice(),
+                [TokenTree::Punct(p), TokenTree::Ident(_)] if p.as_char() == '\''
+            );
+            if g.delimiter() == Delimiter::None && lifetime {
+                inner
+            } else {
+                let mut open = Group::new(g.delimiter(), lifetimes_unwrapped(g.stream()));
+                open.set_span(g.span());
+                vec![TokenTree::Group(open)]
+            }
+        })
+        .collect()
+}
+
 /// The error, then the item exactly as written: the user's other code still sees the item, so
 /// the one error we report is the only one.
+///
+/// The error is `compile_error! { .. }` without syn's `::core::` in front: in a 2015 crate
+/// `::core` names a module of the crate root, which does not exist, and the user would see
+/// "cannot find `core`" instead of the refusal. `compile_error!` is in the macro prelude of
+/// every edition, `#![no_std]` included.
 fn refuse(e: syn::Error, input: TokenStream) -> TokenStream {
-    let error = e.to_compile_error();
+    let error = compile_error(e);
     quote!(#error #input)
+}
+
+fn compile_error(e: syn::Error) -> TokenStream {
+    use proc_macro2::TokenTree;
+    let tokens: Vec<TokenTree> = e.to_compile_error().into_iter().collect();
+    let mut error = Vec::with_capacity(tokens.len());
+    let mut i = 0;
+    while i < tokens.len() {
+        // `:: core :: compile_error`, five tokens before the macro's name
+        let qualified = tokens.get(i + 2).is_some_and(|t| t.to_string() == "core")
+            && tokens
+                .get(i + 5)
+                .is_some_and(|t| t.to_string() == "compile_error");
+        if qualified {
+            i += 5;
+        }
+        error.push(tokens[i].clone());
+        i += 1;
+    }
+    error.into_iter().collect()
 }
 
 fn combine(errors: Vec<syn::Error>) -> Option<syn::Error> {
@@ -119,6 +200,8 @@ pub(crate) struct Instrument {
     check: Stmt,
     /// The path of the `killable` crate (`::killable` unless `crate = …` says otherwise).
     krate: syn::Path,
+    /// The expression visited next is the iterator of a `for` loop, which consumes it.
+    consumed: bool,
 }
 
 impl Instrument {
@@ -132,6 +215,7 @@ impl Instrument {
         Instrument {
             check,
             krate: krate.clone(),
+            consumed: false,
         }
     }
 
@@ -183,21 +267,29 @@ impl Instrument {
     /// calling an `extern "C-unwind"` callback) adds no check to that loop; the kill lands
     /// when the driving call returns to instrumented code, as after any other call of
     /// code without checkpoints.
+    ///
+    /// Leading items (`use`, `const`, a nested `fn`) stay first, so the check does not make
+    /// clippy's `items_after_statements` fire on a body that had no statement before them.
     fn fn_body(&mut self, block: &mut Block) {
-        let leaf = !scan::block(block).calls;
-        self.visit_block_mut(block);
-        if !leaf {
-            block.stmts.insert(0, self.check());
+        if scan::block(block).calls {
+            self.closure_body(block);
+        } else {
+            self.visit_block_mut(block);
         }
     }
 
-    /// Input: `{ s1; s2 }` as a closure body  Output: `{ CP; s1'; s2' }`
+    /// Input: `{ s1; s2 }` as a closure body  Output: `{ CP; s1'; s2' }` (after leading items)
     /// Closures keep the check even when straight-line: std's adapters and consumers call
     /// them in loops of their own, where this check is the only one (`chain` decides when
     /// the source's chunk checks make it redundant).
     fn closure_body(&mut self, block: &mut Block) {
         self.visit_block_mut(block);
-        block.stmts.insert(0, self.check());
+        let items = block
+            .stmts
+            .iter()
+            .take_while(|s| matches!(s, Stmt::Item(_)))
+            .count();
+        block.stmts.insert(items, self.check());
     }
 
     /// Input: `{ s1; s2 }` as a loop body  Output: `{ CP; s1'; s2' }`
@@ -224,13 +316,29 @@ impl Instrument {
         for stmt in stmts.iter_mut() {
             self.visit_stmt_mut(stmt);
         }
-        // Items run nothing, so "last" means the last statement that runs.
-        let last = stmts.iter().rposition(|s| !matches!(s, Stmt::Item(_)));
+        // Items run nothing, so "last" means the last statement that runs. Which statement
+        // that is, is unknown before cfg-stripping when the block ends in `#[cfg]`-gated
+        // statements (`#[cfg(unix)] { a() } #[cfg(not(unix))] { b() }`): any of them may be
+        // the tail expression or the final diverging call, and so may the statement before
+        // them if it has no `;`. None of those is followed by a check: one could turn a tail
+        // into a statement (E0308) or follow a call that never returns (`unreachable_code`).
+        // The check that would have gone between them goes before them instead, after the
+        // last ungated statement that ends in `;`.
+        let gated_run = stmts
+            .iter()
+            .rposition(|s| !matches!(s, Stmt::Item(_)) && !scan::cfg_gated(s))
+            .map_or(0, |i| i + 1);
+        let may_be_last = |i: usize| {
+            i >= gated_run
+                || (i + 1 == gated_run
+                    && (stmts[i + 1..].iter().all(|s| matches!(s, Stmt::Item(_)))
+                        || scan::may_be_tail(&stmts[i])))
+        };
         let mut check_after = vec![false; stmts.len()];
         let mut rest_is_cheap = true;
         for i in (0..stmts.len()).rev() {
             let wanted = effects[i].calls
-                && Some(i) != last
+                && !may_be_last(i)
                 && !matches!(stmts[i], Stmt::Item(_))
                 && !scan::diverges(&stmts[i]);
             check_after[i] = wanted && !(loop_body && rest_is_cheap);
@@ -256,8 +364,9 @@ impl VisitMut for Instrument {
         // Input: `v.iter().map(|x| x * 3).sum()`
         // Output: `::killable::__private::chunked!(v.iter()).map(|x| x * 3).sum()`
         // (see `chain`); other method calls take the general path below.
+        let consumed = std::mem::take(&mut self.consumed);
         if let Expr::MethodCall(m) = expr {
-            if chain::instrument(m, self) {
+            if chain::instrument(m, self, consumed) {
                 return;
             }
         }
@@ -285,6 +394,7 @@ impl VisitMut for Instrument {
     }
 
     fn visit_expr_for_loop_mut(&mut self, e: &mut syn::ExprForLoop) {
+        self.consumed = true;
         self.visit_expr_mut(&mut e.expr);
         self.loop_body(&mut e.body);
     }
@@ -542,6 +652,89 @@ mod tests {
     }
 
     #[test]
+    fn leading_items_stay_before_the_entry_check() {
+        same(
+            quote!(
+                fn f() -> u32 {
+                    #![allow(unused)]
+                    use std::hint::black_box;
+                    const K: u32 = 3;
+                    black_box(K)
+                }
+            ),
+            quote!(
+                fn f() -> u32 {
+                    #![allow(unused)]
+                    use std::hint::black_box;
+                    const K: u32 = 3;
+                    ::killable::__private::checkpoint();
+                    black_box(K)
+                }
+            ),
+        );
+    }
+
+    #[test]
+    fn no_check_among_cfg_gated_tail_candidates() {
+        same(
+            quote!(
+                fn f() -> u32 {
+                    a();
+                    #[cfg(unix)]
+                    {
+                        b()
+                    }
+                    #[cfg(not(unix))]
+                    {
+                        c()
+                    }
+                }
+            ),
+            quote!(
+                fn f() -> u32 {
+                    ::killable::__private::checkpoint();
+                    a();
+                    ::killable::__private::checkpoint();
+                    #[cfg(unix)]
+                    {
+                        b()
+                    }
+                    #[cfg(not(unix))]
+                    {
+                        c()
+                    }
+                }
+            ),
+        );
+        // A block without `;` before gated statements may be the tail itself.
+        same(
+            quote!(
+                fn f() -> u32 {
+                    {
+                        b()
+                    }
+                    #[cfg(any())]
+                    {
+                        c()
+                    }
+                }
+            ),
+            quote!(
+                fn f() -> u32 {
+                    ::killable::__private::checkpoint();
+                    {
+                        b()
+                    }
+                    #[cfg(any())]
+                    {
+                        c()
+                    }
+                }
+            ),
+        );
+    }
+
+    #[test]
     fn const_contexts_are_left_alone() {
         same(
             quote!(
@@ -637,7 +830,7 @@ mod tests {
             ),
         ] {
             let out = expand(item.clone());
-            assert!(out.starts_with(":: core :: compile_error !"), "{out}");
+            assert!(out.starts_with("compile_error !"), "{out}");
             assert!(out.ends_with(&item.to_string()), "{out}");
         }
     }

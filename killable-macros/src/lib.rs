@@ -38,8 +38,7 @@
 //!             __killable_iter => {
 //!                 // the chunks: counted ones for an integer range, `take(1024)` for this one
 //!                 let mut __killable_src = {
-//!                     #[allow(unused_imports)]
-//!                     use ::killable::__private::strip::{IterKind as _, RangeKind as _};
+//!                     use ::killable::__private::strip::Kind as _;
 //!                     (&&&::killable::__private::strip::Probe(&__killable_iter))
 //!                         .__killable_strip()
 //!                         .source(__killable_iter)
@@ -202,9 +201,33 @@
 //! or where the chain leaves std's adapters (an unknown method, a consumer's result), the
 //! closures further on keep their entry checks; so does any closure that calls something. The
 //! wrapper changes the source's type, so it is applied only when the method called on the
-//! source is one of `Iterator`'s by name: `s.chars().as_str()`, `v.iter().as_slice()` and
-//! `it.peekable().peek()` are left alone. The wrapped chain keeps its items, their order,
+//! source is one of `Iterator`'s by name (`s.chars().as_str()`, `v.iter().as_slice()` and
+//! `it.peekable().peek()` are left alone), and only where the iterator is consumed inside the
+//! expression: by a consumer (`sum`, `count`, `collect`, `for_each`, `fold`, `find`, …) reached
+//! through std's adapters, or as the iterator of a `for` loop. A chain whose iterator escapes
+//! (returned as `Map<Iter<'_, u32>, _>`, bound with a type, passed on, stored) keeps its type
+//! and its closures keep their entry checks. The wrapped chain keeps its items, their order,
 //! `size_hint`, `len`, `rev`, `Clone` and (before iteration starts) its `Debug` output.
+//!
+//! # Lints
+//!
+//! rustc's and clippy's lints see your code as you wrote it, with two exceptions. Clippy does
+//! not lint code that comes out of a macro, so a strip-mined `for` loop, a wrapped iterator
+//! chain and a closure whose body starts with a check are no longer yours to it. These lints
+//! then stay silent on them (`cargo xtask lints` checks that no other goes missing):
+//!
+//! <!-- hidden lints -->
+//! `explicit_counter_loop`, `explicit_iter_loop`, `filter_next`, `manual_memcpy`, `map_clone`,
+//! `needless_range_loop`, `redundant_closure_call`, `redundant_closure_for_method_calls`,
+//! `suspicious_map`, `unnecessary_fold`
+//!
+//! An `#[expect(clippy::…)]` of one of them, on the function, its `impl` or `trait`, or
+//! anything inside it, becomes an `#[allow(clippy::…)]` (with its `reason`), so it is never
+//! reported as unfulfilled; other lints in the same `expect` stay expected. An `expect` on an
+//! enclosing item (the module, the crate, or the `impl` when the attribute is on one of its
+//! methods) is out of the attribute's reach: write `allow` there. A `for` loop
+//! over a parenthesized expression, `for x in (v)`, is not strip-mined, so `unused_parens`
+//! keeps its message.
 //!
 //! # What it does not reach
 //!
@@ -232,8 +255,11 @@
 //! methods without a body) rather than failing the whole block. A method that carries its own
 //! `#[killable]` inside such a block is instrumented once, by its own attribute.
 //!
-//! `#[killable(crate = path::to::killable)]` names the `killable` crate when it is renamed in
-//! `Cargo.toml` or re-exported by another crate, as serde's and tracing's attributes do.
+//! `#[killable(crate = path::to::killable)]` names the `killable` crate when it is re-exported by
+//! another crate, as serde's and tracing's attributes do. A dependency renamed in the crate's
+//! own `Cargo.toml` (`kl = { package = "killable", .. }`, and no dependency named `killable`) is
+//! found there, offline, and used as `crate = kl` would; a rename inherited from the workspace
+//! (`kl.workspace = true`) is not, and needs `crate = kl`.
 //!
 //! # What it refuses
 //!
@@ -258,6 +284,11 @@
 //!   block is followed by a check, which rustc then reports as the unreachable statement (at the
 //!   attribute) instead of your next statement. Without the attribute you get the same warning
 //!   at your own statement.
+//! - A strip-mined `for` loop over a value moved into it (`for x in v`, `v` used after the
+//!   loop) is reported as rustc reports an explicit `into_iter` call: "`v` moved due to this
+//!   method call", with a note in core's `collect.rs` and a `v.clone()` suggestion, where
+//!   without the attribute it says "this implicit call to `.into_iter()`" and suggests `&v`.
+//!   Borrow errors point at your loop's expression, as they do without the attribute.
 //! - A `for` loop over a value that is not an iterator, in a loop the attribute strip-mines, is
 //!   reported by rustc at your expression, then once more at the same expression, as a failed
 //!   lookup of the generated `__killable_strip` method whose unmet bound is `Iterator`.
@@ -279,7 +310,9 @@ use proc_macro::TokenStream;
 
 mod args;
 mod chain;
+mod edition2015;
 mod expand;
+mod lints;
 mod scan;
 mod strip;
 mod validate;

@@ -258,6 +258,38 @@ pub(crate) fn breaks_with_value(body: &syn::Block, label: Option<&Lifetime>) -> 
     find.found
 }
 
+/// Does this statement carry `#[cfg(..)]` or `#[cfg_attr(..)]` (which may expand to a `cfg`)?
+/// It may vanish before type checking, so the attribute cannot know what comes after it.
+/// Judged on the tokens, since syn files an expression statement's attributes under the
+/// leftmost sub-expression.
+pub(crate) fn cfg_gated(s: &Stmt) -> bool {
+    use proc_macro2::TokenTree;
+    let tokens: Vec<TokenTree> = quote::ToTokens::to_token_stream(s).into_iter().collect();
+    let mut rest = tokens.as_slice();
+    while let [TokenTree::Punct(hash), TokenTree::Group(attr), tail @ ..] = rest {
+        if hash.as_char() != '#' {
+            return false;
+        }
+        if let Some(TokenTree::Ident(name)) = attr.stream().into_iter().next() {
+            if name == "cfg" || name == "cfg_attr" {
+                return true;
+            }
+        }
+        rest = tail;
+    }
+    false
+}
+
+/// A statement without a `;` (`{ .. }`, `match`, `if`, a braced macro call): the tail
+/// expression of its block if the statements after it are cfg'd away.
+pub(crate) fn may_be_tail(s: &Stmt) -> bool {
+    match s {
+        Stmt::Expr(_, semi) => semi.is_none(),
+        Stmt::Macro(m) => m.semi_token.is_none(),
+        Stmt::Local(_) | Stmt::Item(_) => false,
+    }
+}
+
 /// Does this statement end the block abruptly, so that nothing after it would be reached?
 /// A check inserted after it would be dead code (and trip `unreachable_code`).
 pub(crate) fn diverges(s: &Stmt) -> bool {

@@ -17,7 +17,7 @@
 //! match ::core::iter::IntoIterator::into_iter(EXPR) {
 //!     iter => {
 //!         let mut src = {
-//!             use STRIP::{IterKind as _, RangeKind as _};
+//!             use STRIP::Kind as _;
 //!             (&&&STRIP::Probe(&iter)).__killable_strip().source(iter)
 //!         };
 //!         'chunks: loop {
@@ -50,8 +50,11 @@ use syn::{Expr, ExprForLoop, Lifetime};
 use crate::expand::Instrument;
 use crate::scan;
 
+/// A loop over `(v)` stays as it is, so that rustc's `unused_parens` keeps its message (in
+/// the rewrite the parentheses would be a function argument's).
 pub(crate) fn eligible(f: &ExprForLoop) -> bool {
     f.attrs.is_empty()
+        && !matches!(&*f.expr, Expr::Paren(_))
         && cheap_iterator(&f.expr)
         && scan::block(&f.body).is_cheap()
         && !scan::breaks_with_value(&f.body, f.label.as_ref().map(|l| &l.name))
@@ -186,11 +189,16 @@ pub(crate) fn rewrite(f: ExprForLoop, cx: &Instrument) -> Expr {
         quote_spanned!(near=> #strip::IterTag.source(#iter_at))
     } else {
         quote_spanned! {near=> {
-            #[allow(unused_imports)]
-            use #strip::{IterKind as _, RangeKind as _};
+            use #strip::Kind as _;
             (&&&#strip::Probe(&#iter_at)).__killable_strip().source(#iter_at)
         }}
     };
+    // The chunks borrow what the user's iterator borrowed: rustc's "borrow later used here"
+    // points at the generated `src.chunk()` and `src.advance(..)`, so they are located at the
+    // user's expression, where it points without the attribute.
+    let src_at = syn::Ident::new("__killable_src", near);
+    let chunk = quote_spanned!(near=> #src_at.chunk());
+    let advance = quote_spanned!(near=> #src_at.advance(#seen));
     let tokens: TokenStream = quote_spanned! {hygienic=>
         match #into_iter(#expr) {
             #iter => {
@@ -198,9 +206,9 @@ pub(crate) fn rewrite(f: ExprForLoop, cx: &Instrument) -> Expr {
                 #chunks: loop {
                     #check
                     let mut #seen: usize = 0;
-                    #label #for_token #pat #in_token #src.chunk()
+                    #label #for_token #pat #in_token #chunk
                     #body
-                    if !#src.advance(#seen) {
+                    if !#advance {
                         break #chunks;
                     }
                 }

@@ -94,6 +94,34 @@ pub(crate) fn not_a_fn(item: &Item) -> syn::Error {
     )
 }
 
+/// The attribute on a closure, an expression or a statement (`#[killable] || work()`, which
+/// rustc passes on after its own "attributes on expressions are experimental"): a message that
+/// says where the attribute goes, instead of syn's "expected `fn`". `None` when the tokens are
+/// not an expression or a statement either; with `true` for an expression.
+pub(crate) fn not_an_item(input: &TokenStream) -> Option<(syn::Error, bool)> {
+    let (what, expression) = match syn::parse2::<syn::Expr>(input.clone()) {
+        Ok(syn::Expr::Closure(_)) => (
+            "a closure: closures inside a `#[killable]` fn are instrumented already",
+            true,
+        ),
+        Ok(_) => (
+            "an expression: the expressions of a `#[killable]` fn are instrumented already",
+            true,
+        ),
+        Err(_) if syn::parse2::<syn::Stmt>(input.clone()).is_ok() => (
+            "a statement: the statements of a `#[killable]` fn are instrumented already",
+            false,
+        ),
+        Err(_) => return None,
+    };
+    let first = input.clone().into_iter().next()?;
+    let message = format!(
+        "`#[killable]` goes on a `fn`, an `impl` block or a `trait`, not on {what}\nhelp: put \
+         the attribute on the enclosing fn"
+    );
+    Some((syn::Error::new(first.span(), message), expression))
+}
+
 #[cfg(test)]
 mod tests {
     use super::signature;

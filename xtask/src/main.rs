@@ -3,7 +3,8 @@
 //! ```text
 //! cargo run --manifest-path xtask/Cargo.toml -- robustness [CRATE ...]
 //! ```
-//! Downloads well-tested crates from crates.io (default: semver, itoa, smallvec, hex) with
+//! Downloads well-tested crates from crates.io (default: semver, itoa, smallvec, hex, memchr,
+//! once_cell, strsim) with
 //! `cargo vendor`, puts `#[::killable::killable]` on every function the attribute accepts
 //! (free fns, methods, trait default methods, nested fns, test fns; `const`, `async`,
 //! `extern "C"` and bodyless fns are skipped), depends them on this repository's `killable`,
@@ -16,6 +17,17 @@
 //! Builds a small `#![no_std]` library full of attributed shapes in each edition (2015 to
 //! 2024) and runs `cargo clippy -- -D warnings` on it with `#![deny(warnings)]` and
 //! `#![warn(clippy::pedantic)]`: the expansion must compile everywhere and add no warning.
+//! Then: the refusals give their own messages in every edition; 2015-only syntax (`async`,
+//! `await`, `try`, `dyn` as identifiers, `try!`, anonymous trait parameters) is instrumented;
+//! a dependency renamed in Cargo.toml works without `crate = ..` in 2015 and 2021.
+//!
+//! ```text
+//! cargo run --manifest-path xtask/Cargo.toml -- lints
+//! cargo run --manifest-path xtask/Cargo.toml -- lints --crates [CRATE ...]
+//! ```
+//! Compares `cargo clippy` (pedantic) diagnostics with and without the attribute on every
+//! function (see `lints`): on the fixture crates of `xtask/lint-fixtures/` (offline, in
+//! `.ci/run`), or on real crates downloaded as for `robustness` (the same default set).
 //!
 //! ```text
 //! cargo run --release --manifest-path xtask/Cargo.toml -- realbench [--rounds N] [--trials N] [WORKLOAD ...]
@@ -31,19 +43,40 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+// The attribute's own reading of 2015 syntax, so the functions of a 2015 crate are found.
+#[path = "../../killable-macros/src/edition2015.rs"]
+mod edition2015;
+mod lints;
 mod realbench;
 mod rewrite;
 
-const DEFAULT_CRATES: &[&str] = &["semver", "itoa", "smallvec", "hex"];
+/// Well-tested crates nobody here wrote: `memchr` for SIMD and code gated by `#[cfg]` on
+/// target features and architectures, `once_cell` for `#[cfg]` on cargo features, `strsim`
+/// for edition 2015.
+const DEFAULT_CRATES: &[&str] = &[
+    "semver",
+    "itoa",
+    "smallvec",
+    "hex",
+    "memchr",
+    "once_cell",
+    "strsim",
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("robustness") => robustness(&args[1..]),
         Some("editions") => editions(),
+        Some("lints") => match args.get(1).map(String::as_str) {
+            None => lints::fixtures().and_then(|f| lints::compare(&f)),
+            Some("--crates") => lint_crates(&args[2..]),
+            Some(other) => Err(format!("unknown argument {other}")),
+        },
         Some("realbench") => realbench::realbench(&args[1..]),
         _ => Err(
-            "usage: xtask robustness [CRATE ...] | xtask editions | xtask realbench [ARGS ...]"
+            "usage: xtask robustness [CRATE ...] | xtask editions | xtask lints [--crates [CRATE ...]] \
+             | xtask realbench [ARGS ...]"
                 .to_owned(),
         ),
     };
@@ -84,13 +117,35 @@ pub(crate) fn run(cmd: &mut Command) -> Result<String, String> {
     }
 }
 
-fn robustness(names: &[String]) -> Result<(), String> {
-    let names: Vec<String> = if names.is_empty() {
+/// `xtask lints --crates`: the lint comparison on real crates (the robustness set by default).
+fn lint_crates(names: &[String]) -> Result<(), String> {
+    let names = crate_names(names);
+    let work = work_dir("lints");
+    let vendor = vendor(&work, &names)?;
+    let subjects = names
+        .iter()
+        .map(|name| {
+            let dir = find_vendored(&vendor, name)?;
+            Ok(lints::Subject {
+                name: dir.file_name().unwrap().to_string_lossy().into_owned(),
+                dir,
+                all_targets: true,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    lints::compare(&subjects)
+}
+
+fn crate_names(names: &[String]) -> Vec<String> {
+    if names.is_empty() {
         DEFAULT_CRATES.iter().map(|s| (*s).to_owned()).collect()
     } else {
         names.to_vec()
-    };
-    let work = work_dir("robustness");
+    }
+}
+
+/// Downloads the newest version of each crate (and what its tests need) with `cargo vendor`.
+fn vendor(work: &Path, names: &[String]) -> Result<PathBuf, String> {
     let fetch = work.join("fetch");
     fs::create_dir_all(fetch.join("src")).map_err(|e| e.to_string())?;
     let deps: String = names.iter().map(|n| format!("{n} = \"*\"\n")).collect();
@@ -109,6 +164,13 @@ fn robustness(names: &[String]) -> Result<(), String> {
         .args(["vendor", "--versioned-dirs", "--manifest-path"])
         .arg(fetch.join("Cargo.toml"))
         .arg(&vendor))?;
+    Ok(vendor)
+}
+
+fn robustness(names: &[String]) -> Result<(), String> {
+    let names = crate_names(names);
+    let work = work_dir("robustness");
+    let vendor = vendor(&work, &names)?;
 
     let mut summary = Vec::new();
     let mut ok = true;
@@ -189,7 +251,7 @@ pub(crate) fn find_vendored(vendor: &Path, name: &str) -> Result<PathBuf, String
 }
 
 /// Makes the copy its own workspace and, for the instrumented one, depends it on `killable`.
-fn detach(dir: &Path, killable: Option<&Path>) -> Result<(), String> {
+pub(crate) fn detach(dir: &Path, killable: Option<&Path>) -> Result<(), String> {
     let manifest = dir.join("Cargo.toml");
     let mut text = fs::read_to_string(&manifest).map_err(|e| e.to_string())?;
     text.push_str("\n[workspace]\n");
@@ -361,8 +423,178 @@ fn editions() -> Result<(), String> {
             "edition {edition}: no_std lib, clippy -D warnings (pedantic): clean"
         ));
     }
+    // Refusals read the same in every edition: the intended message, never 2015's
+    // "cannot find `core`" (issue 17, shape 8).
+    for edition in ["2015", "2018", "2021", "2024"] {
+        let dir = fixture_crate(&work, &format!("refusals{edition}"), edition, "", REFUSALS)?;
+        let out = Command::new("cargo")
+            .arg("build")
+            .current_dir(&dir)
+            .env("CARGO_TARGET_DIR", work.join("target"))
+            .output()
+            .map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&out.stderr);
+        let wanted = [
+            "cannot instrument a `const fn`",
+            "not on a `struct`",
+            "cannot instrument an `extern \"C\"` fn",
+        ];
+        let missing: Vec<&str> = wanted
+            .iter()
+            .copied()
+            .filter(|w| !text.contains(w))
+            .collect();
+        if out.status.success() || !missing.is_empty() || text.contains("cannot find") {
+            return Err(format!(
+                "edition {edition}: refusals not reported as intended (missing {missing:?}):\n{text}"
+            ));
+        }
+        results.push(format!(
+            "edition {edition}: refusals give the intended messages"
+        ));
+    }
+    // 2015 syntax the current-edition parser rejects (shape 9).
+    let dir = fixture_crate(&work, "syntax2015", "2015", "", SYNTAX_2015)?;
+    clippy_clean(&dir, &work)?;
+    results.push("edition 2015: keywords as identifiers, anonymous parameters: clean".to_owned());
+    // A renamed dependency without `crate = ..` (shape 11).
+    for edition in ["2015", "2021"] {
+        let extern_crate = if edition == "2015" {
+            "\nextern crate kl;"
+        } else {
+            ""
+        };
+        let dir = fixture_crate(
+            &work,
+            &format!("renamed{edition}"),
+            edition,
+            "package = \"killable\", ",
+            &RENAMED.replacen("\n\nuse kl", &format!("{extern_crate}\n\nuse kl"), 1),
+        )?;
+        clippy_clean(&dir, &work)?;
+        results.push(format!(
+            "edition {edition}: `kl = {{ package = \"killable\" }}`, `#[kl::killable]`: clean"
+        ));
+    }
     for line in &results {
         println!("{line}");
     }
     Ok(())
 }
+
+/// A library crate `name` depending on this repository's `killable` (as `kl` when `rename`
+/// is not empty).
+fn fixture_crate(
+    work: &Path,
+    name: &str,
+    edition: &str,
+    rename: &str,
+    lib: &str,
+) -> Result<PathBuf, String> {
+    let dir = work.join(name);
+    fs::create_dir_all(dir.join("src")).map_err(|e| e.to_string())?;
+    let dep = if rename.is_empty() { "killable" } else { "kl" };
+    fs::write(
+        dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"{edition}\"\n\
+             [dependencies]\n{dep} = {{ {rename}path = {:?} }}\n[workspace]\n",
+            repo().display().to_string()
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    fs::write(dir.join("src/lib.rs"), lib).map_err(|e| e.to_string())?;
+    Ok(dir)
+}
+
+fn clippy_clean(dir: &Path, work: &Path) -> Result<String, String> {
+    run(Command::new("cargo")
+        .args(["clippy", "--", "-D", "warnings"])
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", work.join("target")))
+}
+
+// Not `no_std`: there, 2015's `::core` names the injected `extern crate core` and resolves.
+const REFUSALS: &str = r#"extern crate killable;
+use killable::killable;
+
+#[killable]
+pub const fn constant() {}
+
+#[killable]
+pub struct Worker;
+
+#[killable]
+pub extern "C" fn callback() {}
+"#;
+
+const SYNTAX_2015: &str = r#"#![deny(warnings)]
+#![warn(clippy::pedantic)]
+#![allow(anonymous_parameters, deprecated, clippy::must_use_candidate, clippy::missing_errors_doc)]
+
+extern crate killable;
+use killable::killable;
+
+#[killable]
+pub fn identifiers(async: u32) -> u32 {
+    let await = async + 1;
+    let try = await * 2;
+    let dyn = try + 1;
+    dyn * 2
+}
+
+#[killable]
+pub fn old_try(s: &str) -> Result<u32, ::std::num::ParseIntError> {
+    let n: u32 = try!(s.parse());
+    Ok(n)
+}
+
+#[killable]
+pub fn trait_object(f: &dyn Fn(u32) -> u32) -> u32 {
+    let mut s = 0;
+    for i in 0..10 {
+        s += f(i);
+    }
+    s
+}
+
+#[killable]
+pub trait Anonymous {
+    fn required(&self, u32) -> u32;
+    fn provided(&self, u32, Option<u8>) -> u32 {
+        let mut n = 0;
+        while n < 10 {
+            n += self.required(n);
+        }
+        n
+    }
+}
+"#;
+
+const RENAMED: &str = r#"#![deny(warnings)]
+#![warn(clippy::pedantic)]
+#![allow(clippy::must_use_candidate)]
+
+use kl::killable;
+
+#[killable]
+pub fn spin(n: u64) -> u64 {
+    let mut i = 0;
+    while i < n {
+        i += 1;
+    }
+    i
+}
+
+pub struct Walker(pub u32);
+
+#[killable]
+impl Walker {
+    pub fn walk(&mut self) -> u32 {
+        for k in 0..self.0 {
+            self.0 ^= k;
+        }
+        self.0
+    }
+}
+"#;

@@ -27,24 +27,53 @@ pub fn edition(manifest: &Path) -> String {
         .unwrap_or_else(|| "2015".to_owned())
 }
 
+/// What goes where the attribute would: the attribute itself, or as many spaces (so that a
+/// copy without the attribute has every other token at the same line and column, and its
+/// diagnostics can be compared position by position).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Insert {
+    Attribute,
+    Blanks,
+}
+
+const ATTRIBUTE: &str = "#[::killable::killable] ";
+
 pub fn tree(dir: &Path, edition: &str, count: &mut Count) -> Result<(), String> {
+    tree_with(dir, edition, Insert::Attribute, count)
+}
+
+pub fn tree_with(
+    dir: &Path,
+    edition: &str,
+    insert: Insert,
+    count: &mut Count,
+) -> Result<(), String> {
     let Ok(entries) = fs::read_dir(dir) else {
         return Ok(()); // no tests/ directory
     };
     for entry in entries.filter_map(Result::ok) {
         let path = entry.path();
         if path.is_dir() {
-            tree(&path, edition, count)?;
+            tree_with(&path, edition, insert, count)?;
         } else if path.extension().is_some_and(|e| e == "rs") {
-            file(&path, edition, count)?;
+            file(&path, edition, insert, count)?;
         }
     }
     Ok(())
 }
 
-fn file(path: &Path, edition: &str, count: &mut Count) -> Result<(), String> {
+fn file(path: &Path, edition: &str, insert: Insert, count: &mut Count) -> Result<(), String> {
     let text = fs::read_to_string(path).map_err(|e| format!("{path:?}: {e}"))?;
-    let ast = syn::parse_file(&text).map_err(|e| format!("{path:?}: {e}"))?;
+    let ast = match syn::parse_file(&text) {
+        Ok(ast) => ast,
+        // 2015 syntax (`async` as an identifier, anonymous parameters): the attribute's own
+        // rewrite, which keeps every original token's position.
+        Err(e) => text
+            .parse::<proc_macro2::TokenStream>()
+            .ok()
+            .and_then(|tokens| syn::parse2(crate::edition2015::rewrite(tokens)).ok())
+            .ok_or_else(|| format!("{path:?}: {e}"))?,
+    };
     let mut finder = Finder::default();
     finder.visit_file(&ast);
     count.instrumented += finder.at.len();
@@ -53,7 +82,13 @@ fn file(path: &Path, edition: &str, count: &mut Count) -> Result<(), String> {
     let mut inserts: Vec<(usize, String)> = finder
         .at
         .iter()
-        .map(|lc| (offset(&text, *lc), "#[::killable::killable] ".to_owned()))
+        .map(|lc| {
+            let what = match insert {
+                Insert::Attribute => ATTRIBUTE.to_owned(),
+                Insert::Blanks => " ".repeat(ATTRIBUTE.len()),
+            };
+            (offset(&text, *lc), what)
+        })
         .collect();
     // A 2015 crate reaches `::killable` only through an `extern crate` at its root.
     let root = path.ends_with("src/lib.rs")

@@ -80,6 +80,39 @@ fn terminate_is_level_triggered_and_wins_over_raises() {
 }
 
 #[test]
+fn the_raise_queue_is_bounded_and_frees_up_on_delivery() {
+    let inner = Inner::new();
+    for i in 0..MAX_QUEUED_RAISES {
+        inner.raise(i).unwrap();
+    }
+    assert_eq!(
+        inner.raise(usize::MAX),
+        Err(usize::MAX),
+        "full: handed back"
+    );
+    assert_eq!(raised::<usize>(inner.take_delivery(true)), 0);
+    inner.raise(MAX_QUEUED_RAISES).unwrap();
+    assert_eq!(inner.finish().len(), MAX_QUEUED_RAISES);
+}
+
+#[test]
+fn end_waiters_are_woken_once_and_none_after_the_end() {
+    let inner = Inner::new();
+    let me = std::thread::current();
+    assert!(!inner.has_ended());
+    assert!(inner.add_end_waiter(&me));
+    inner.remove_end_waiter(&me);
+    assert!(inner.add_end_waiter(&me));
+    inner.finish();
+    assert!(!inner.has_ended(), "finishing the body is not the end");
+    assert_eq!(lock(&inner.locked).end_waiters.len(), 1, "kept past finish");
+    inner.mark_ended();
+    assert!(inner.has_ended());
+    assert!(lock(&inner.locked).end_waiters.is_empty());
+    assert!(!inner.add_end_waiter(&me));
+}
+
+#[test]
 fn a_finished_state_refuses_everything() {
     let inner = Inner::new();
     assert!(inner.finish().is_empty());
@@ -144,7 +177,8 @@ fn a_scope_that_ends_in_time_leaves_no_trace() {
 fn the_hook_is_armed_only_with_nothing_pending_and_fires_once() {
     use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
     let calls = AtomicUsize::new(0);
-    let hook = || {
+    let hook = |kind: KillKind| {
+        assert_eq!(kind, KillKind::Raise, "told the kill that fired it");
         calls.fetch_add(1, SeqCst);
     };
     let inner = Inner::new();
@@ -153,7 +187,7 @@ fn the_hook_is_armed_only_with_nothing_pending_and_fires_once() {
     inner.raise(1u8).unwrap();
     inner.raise(2u8).unwrap();
     assert!(inner.terminate());
-    inner.disarm_hook();
+    assert!(inner.disarm_hook(), "kills were recorded while armed");
     assert_eq!(calls.load(SeqCst), 1, "on_kill runs at most once");
     inner.raise(3u8).unwrap_err();
     assert_eq!(calls.load(SeqCst), 1, "never after disarm");

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 /// Generous: an example takes a few seconds; CI machines are noisy.
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The examples this file runs.
+/// The examples this file runs: the facade's and this package's.
 const EXAMPLES: &[&str] = &["quickstart", "timeout_compute", "worker_pool", "watchdog"];
 
 /// `<target>/<profile>/examples/<name>`, built if needed.
@@ -31,6 +31,7 @@ fn example(name: &str) -> PathBuf {
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .arg("build")
             .arg("--quiet")
+            .args(["-p", "killable", "-p", "killable-integration-tests"])
             .arg("--target-dir")
             .arg(target_dir);
         match profile_dir.file_name().unwrap().to_str().unwrap() {

@@ -2,7 +2,7 @@
 //! (tests/ui/fail, with the exact messages in the `.stderr` files).
 //!
 //! Regenerate the `.stderr` files after a deliberate change of a message with
-//! `TRYBUILD=overwrite cargo test --test ui`, then read them.
+//! `TRYBUILD=overwrite cargo test -p killable-ui-tests --test ui`, then read them.
 
 #[test]
 fn ui() {

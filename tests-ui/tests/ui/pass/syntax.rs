@@ -102,7 +102,7 @@ fn items_and_macros_and_consts(n: usize) -> usize {
     let a = [0u8; { size() + 1 }];
     let b = const { size() * 2 };
     let v = vec![1, 2, 3];
-    println!("{}", v.len());
+    let _ = v.len();
     let _fut = async { loop {} };
     let s = unsafe { std::str::from_utf8_unchecked(b"ab") };
     helper(n) + Local.get() + K + a.len() + b + s.len()

@@ -1,7 +1,7 @@
 //! `killable::sync::crossbeam`: receives on crossbeam channels that wake at
 //! once on a kill, and leave messages alone when a kill wins.
 //!
-//! Run: `cargo test --features crossbeam-channel --test crossbeam`.
+//! Run: `cargo test -p killable-integration-tests --features crossbeam-channel --test crossbeam`.
 #![cfg(feature = "crossbeam-channel")]
 
 use std::sync::{Arc, Barrier};

@@ -1,6 +1,6 @@
 //! The `tracing` feature: events on raise, terminate, delivery and exit.
 //!
-//! Run: `cargo test --features tracing --test tracing_events`.
+//! Run: `cargo test -p killable-integration-tests --features tracing --test tracing_events`.
 //!
 //! The subscriber is written by hand (a few lines of `tracing::Subscriber`
 //! that record each event's message, fields and emitting thread) rather than

@@ -2,10 +2,11 @@
 //! killable code runs to completion) checked in a subprocess, since this
 //! test binary itself is built with unwinding.
 //!
-//! Builds and runs the fixture crate `tests/fixtures/abort` with the same
-//! cargo, offline, into `<this test's target dir>/abort-fixture`. The fixture
-//! gets a copy of the workspace's `Cargo.lock`, so it resolves to crates the
-//! workspace build has already downloaded.
+//! Builds and runs the fixture crate `tests/fixtures/abort` (in this
+//! package) with the same cargo, offline, into `<this test's target
+//! dir>/abort-fixture`. The fixture gets a copy of the workspace's
+//! `Cargo.lock`, so it resolves to crates the workspace build has already
+//! downloaded.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,9 +26,10 @@ fn target_dir() -> PathBuf {
 #[test]
 #[cfg_attr(miri, ignore = "runs cargo in a subprocess")]
 fn kills_are_refused_in_a_panic_abort_build() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let fixture = root.join("tests/fixtures/abort");
-    std::fs::copy(root.join("Cargo.lock"), fixture.join("Cargo.lock"))
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let fixture = here.join("tests/fixtures/abort");
+    let workspace_lock = here.join("../Cargo.lock");
+    std::fs::copy(workspace_lock, fixture.join("Cargo.lock"))
         .expect("copy the workspace's Cargo.lock to the fixture");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
     let out = Command::new(cargo)

@@ -1,0 +1,1 @@
+//! Nothing here: this package only holds the UI tests (see its `Cargo.toml`).
