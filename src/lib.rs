@@ -42,10 +42,16 @@
 //!
 //! | where | so that |
 //! | --- | --- |
-//! | at fn entry | loop-free recursion is killable |
+//! | at fn entry, when the fn calls something (a *leaf* fn, with no call, has no entry check) | loop-free recursion is killable: every recursive cycle contains a call |
 //! | at the head of every loop body (`loop`, `while`, `while let`, `for`, labeled or not) | every iteration passes a check |
 //! | after every statement that calls something | a long call that is not itself killable is caught as soon as it returns |
 //! | at closure entry | iterator chains, whose loops run inside `std`, are killable |
+//!
+//! The promise these keep: once a kill is pending, the thread runs at most the
+//! rest of one loop iteration (or one chunk of at most 1024 iterations of a
+//! straight-line body), the rest of the one call it is in of code without
+//! checkpoints, and a bounded amount of straight-line code, before it reaches a
+//! checkpoint.
 //!
 //! `for` loops whose body is straight-line code are *strip-mined*: checked
 //! once per chunk of 1024 iterations, so LLVM still vectorizes and unrolls
@@ -54,14 +60,13 @@
 //!
 //! ```text
 //! #[killable]                         fn sum(v: &[u64]) -> u64 {
-//! fn sum(v: &[u64]) -> u64 {              ::killable::__private::checkpoint();
-//!     let mut s = 0;                      let mut s = 0;
-//!     for x in v {                        match ::core::iter::IntoIterator::into_iter(v) {
-//!         s += x;                             iter => {
-//!     }                                           let mut src = /* iter, cut into chunks */;
-//!     s                                           'chunks: loop {
-//! }                                                   ::killable::__private::checkpoint();
-//!                                                     let mut seen: usize = 0;
+//! fn sum(v: &[u64]) -> u64 {              let mut s = 0;
+//!     let mut s = 0;                      match ::core::iter::IntoIterator::into_iter(v) {
+//!     for x in v {                            iter => {
+//!         s += x;                                 let mut src = /* iter, cut into chunks */;
+//!     }                                           'chunks: loop {
+//!     s                                               ::killable::__private::checkpoint();
+//! }                                                   let mut seen: usize = 0;
 //!                                                     for x in src.chunk() { // ≤ 1024 items
 //!                                                         seen += 1;
 //!                                                         s += x;

@@ -6,7 +6,7 @@
 //! cargo bench --bench perf -- kernels latency   # only some sections
 //! ```
 //!
-//! Sections: `checkpoint` (a), `kernels` (b), `kill` (c), `wake` (d),
+//! Sections: `checkpoint` (a), `kernels` (b), `fresh` (b2), `kill` (c), `wake` (d),
 //! `scale` (e), `timeout` (f), `io` (g), `cancel` (h). The table goes to stdout as
 //! Markdown (the table in docs/PERFORMANCE.md is a copy); progress goes to stderr.
 //!
@@ -18,6 +18,7 @@
 
 mod cancel;
 mod checkpoint;
+mod fresh;
 mod io;
 mod kernels;
 mod latency;
@@ -81,6 +82,14 @@ fn main() {
             kernels::NAMES.len()
         ));
         kernels::run(&mut t, 41, Duration::from_millis(1));
+    }
+    if want("fresh") {
+        eprintln!("(b2) fresh kernels");
+        t.section(&format!(
+            "(b2) #[killable] vs plain, {} fresh kernels (never tuned against)",
+            fresh::NAMES.len()
+        ));
+        fresh::run(&mut t, 41, Duration::from_millis(1));
     }
     if want("kill") {
         eprintln!("(c) kill latency");

@@ -9,9 +9,9 @@
 //! Module layering (nothing imports anything above it): `prim`, `state` and
 //! `token` (the cross-thread protocol) at the ground; `local` (the thread-local
 //! view), `checkpoint`, `shield`, `catch`, `timer`; `wait` (the one way
-//! anything blocks); `registry`, `thread`, `scope`, `timeout`, `cancel`,
-//! `interrupt`, `sync` and `io` (killable blocking I/O) on top; `trace` and
-//! `stall` (the `tracing` feature) read them.
+//! anything blocks); `registry`, `thread`, `scope`, `timeout`, `cancel`, `interrupt`,
+//! `sync` and `io` (killable blocking I/O) on top; `trace` and `stall` (the
+//! `tracing` feature) read them.
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_debug_implementations)]

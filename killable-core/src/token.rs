@@ -24,7 +24,7 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Weak};
 
 use crate::prim::{lock, Mutex};
-use crate::state::Inner;
+use crate::state::{ClaimedHook, Inner};
 
 struct Locked {
     cancelled: bool,
@@ -87,13 +87,14 @@ impl Node {
     /// every scope has expired; if one panics, the others still run and the
     /// first panic is resumed at the end.
     pub fn cancel(&self) {
-        let mut runners = Vec::new();
-        let mut next = self.cancel_one(&mut runners);
+        let mut reached = Vec::new();
+        let mut next = self.cancel_one(&mut reached);
         while let Some(node) = next.pop() {
-            next.extend(node.cancel_one(&mut runners));
+            next.extend(node.cancel_one(&mut reached));
         }
-        // Every scope expires before any hook runs.
-        let hooks: Vec<_> = runners
+        // Every scope expires before any hook runs; a claimed hook borrows
+        // its state, which `reached` keeps alive until the hooks are done.
+        let hooks: Vec<ClaimedHook<'_>> = reached
             .iter()
             .filter_map(|(inner, id)| inner.expire_scope_claiming(*id))
             .collect();
@@ -117,18 +118,18 @@ impl Node {
         }
     }
 
-    /// Marks this token alone cancelled and moves its registrations to
-    /// `runners`; returns its live children, for the caller to cancel (a
-    /// loop, not recursion: a deep chain of children must not overflow the
-    /// stack).
-    fn cancel_one(&self, runners: &mut Vec<(Arc<Inner>, u64)>) -> Vec<Arc<Node>> {
+    /// Cancels this token alone, taking its registered scopes into
+    /// `reached` (for the caller to expire); returns its live children, for
+    /// the caller to cancel (a loop, not recursion: a deep chain of children
+    /// must not overflow the stack).
+    fn cancel_one(&self, reached: &mut Vec<(Arc<Inner>, u64)>) -> Vec<Arc<Node>> {
         let children = {
             let mut l = lock(&self.locked);
             if l.cancelled {
                 return Vec::new();
             }
             l.cancelled = true;
-            runners.append(&mut l.runners);
+            reached.append(&mut l.runners);
             std::mem::take(&mut l.children)
         };
         children.iter().filter_map(Weak::upgrade).collect()
