@@ -111,16 +111,14 @@ fn a_thread_that_answers_its_kills_is_never_listed() {
     let until = Instant::now() + 4 * WAIT;
     while Instant::now() < until {
         for _ in 0..10 {
-            // Handed back when `MAX_QUEUED_RAISES` are already waiting (the
-            // thread is behind on a loaded machine, not stalled).
+            // Refused only while the queue is full: the thread is behind, not stuck.
             let _ = t.raise(7_u32);
         }
         assert!(find(&registry::stalled(WAIT), &t).is_none());
         std::thread::sleep(Duration::from_millis(5));
     }
     stop.store(true, SeqCst);
-    // Ends the last `spin` (or the queue is full, and a queued raise will).
-    let _ = t.raise(0_u32);
+    let _ = t.raise(0_u32); // ends the wait (or the queue is full anyway)
     t.join().unwrap();
 }
 

@@ -74,6 +74,7 @@ impl Killer {
     /// assert_eq!(killer.raise("too late"), Err("too late"));
     /// ```
     pub fn raise<E: Any + Send + 'static>(&self, exc: E) -> Result<(), E> {
+        crate::error::remember_raised_type::<E>();
         let r = self.entry.state.raise(exc);
         crate::trace::raise(&self.entry, std::any::type_name::<E>(), r.is_ok());
         r
