@@ -404,8 +404,9 @@ impl<T> fmt::Debug for KillableThread<T> {
 pub(crate) fn flatten<T>(r: std::thread::Result<Result<T, JoinError>>) -> Result<T, JoinError> {
     match r {
         Ok(r) => r,
-        // Only reachable if dropping a discarded raise payload panicked after
-        // the body ended: report it as the panic it is.
+        // The body's panics are caught in `run`, and the leftover raises it
+        // drops afterwards are contained; should anything else there panic,
+        // report it as the panic it is.
         Err(p) => Err(JoinError::Panicked(Payload::from(p))),
     }
 }
