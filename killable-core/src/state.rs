@@ -344,15 +344,21 @@ impl Inner {
         //   `hook`'s mutex, which the killer takes after this store (and
         //   after releasing `locked`): the test sees the store, or the killer
         //   sees the hook.
-        self.pending.store(new, Release);
+        //
+        // The count goes up before the store and down after it, so that
+        // whoever sees a bit through `pending()` (the owner, after reading
+        // `registry::threads()`, say) also sees the count, and its next
+        // checkpoint cannot take the fast path past the kill. (Miri's weak
+        // memory found that: `faults.rs`, `-Zmiri-seed=2`.)
         let want = new != 0 && !l.finished;
-        if want != l.counted {
-            l.counted = want;
-            if want {
-                PENDING_THREADS.fetch_add(1, SeqCst);
-            } else {
-                PENDING_THREADS.fetch_sub(1, SeqCst);
-            }
+        if want && !l.counted {
+            l.counted = true;
+            PENDING_THREADS.fetch_add(1, SeqCst);
+        }
+        self.pending.store(new, Release);
+        if !want && l.counted {
+            l.counted = false;
+            PENDING_THREADS.fetch_sub(1, SeqCst);
         }
     }
 
