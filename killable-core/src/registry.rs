@@ -36,6 +36,8 @@ use crate::wait;
 
 #[cfg(feature = "diagnostics")]
 pub use crate::diag::LastCheckpoint;
+#[cfg(feature = "tracing")]
+pub use crate::stall::warn_stalled_after;
 
 /// One killable thread's state and identity, shared by the thread, its
 /// handle, its `Killer`s and the registry.
@@ -186,6 +188,10 @@ pub struct ThreadInfo {
     entry: Arc<Entry>,
     id: ThreadId,
     state: RunState,
+    /// For the stalled-kill warning's once-per-kill bookkeeping.
+    #[cfg(feature = "tracing")]
+    pending_since: Option<Instant>,
+    pending_for: Option<Duration>,
     #[cfg(feature = "diagnostics")]
     last_checkpoint: Option<LastCheckpoint>,
 }
@@ -275,6 +281,33 @@ impl ThreadInfo {
     pub fn killer(&self) -> Killer {
         Killer::from_entry(self.entry.clone())
     }
+    /// How long a kill had waited for this thread, as of the snapshot:
+    /// since the kill was sent, or since the thread last took one while more
+    /// is pending (a `terminate` stays pending until the thread exits).
+    /// `None` when nothing was pending.
+    ///
+    /// A thread that answers its kills shows a few microseconds here; one
+    /// that shows seconds runs code without checkpoints (see [`stalled`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use killable::{registry, KillableThread};
+    /// use std::time::Duration;
+    ///
+    /// let t = KillableThread::spawn(|| loop { killable::checkpoint() });
+    /// let info = registry::threads().into_iter().find(|i| i.id() == t.id()).unwrap();
+    /// assert_eq!(info.pending_for(), None);
+    /// t.terminate();
+    /// assert!(t.join().unwrap_err().is_terminated());
+    /// ```
+    pub fn pending_for(&self) -> Option<Duration> {
+        self.pending_for
+    }
+    #[cfg(feature = "tracing")]
+    pub(crate) fn pending_since(&self) -> Option<Instant> {
+        self.pending_since
+    }
     /// Where and when it last passed a checkpoint, as of the snapshot; `None`
     /// if it has not passed one yet. Only with the cargo feature
     /// `diagnostics`.
@@ -313,7 +346,8 @@ impl fmt::Debug for ThreadInfo {
         d.field("id", &self.id)
             .field("name", &self.name())
             .field("state", &self.state)
-            .field("running_for", &self.entry.started_at.elapsed());
+            .field("running_for", &self.entry.started_at.elapsed())
+            .field("pending_for", &self.pending_for);
         #[cfg(feature = "diagnostics")]
         d.field("last_checkpoint", &self.last_checkpoint);
         d.finish()
@@ -323,12 +357,16 @@ impl fmt::Debug for ThreadInfo {
 fn info(entry: Arc<Entry>) -> Option<ThreadInfo> {
     let id = entry.thread.get()?.id();
     let state = RunState::of(&entry);
+    let pending_since = entry.state.pending_since();
     Some(ThreadInfo {
         #[cfg(feature = "diagnostics")]
         last_checkpoint: entry.state.last_checkpoint.last(),
         entry,
         id,
         state,
+        #[cfg(feature = "tracing")]
+        pending_since,
+        pending_for: pending_since.map(|t| t.elapsed()),
     })
 }
 
@@ -352,6 +390,97 @@ fn info(entry: Arc<Entry>) -> Option<ThreadInfo> {
 /// ```
 pub fn threads() -> Vec<ThreadInfo> {
     snapshot().into_iter().filter_map(info).collect()
+}
+
+/// Lists the live killable threads that have had a kill pending for at
+/// least `min`, longest first: the threads that ignore their kills.
+///
+/// A thread answers a kill at its next checkpoint. One listed here is
+/// running code without checkpoints: a callee without `#[killable]`, a
+/// blocking call that is not killable (wrap it in
+/// [`interruptible`](crate::interruptible)), FFI, or a long
+/// [`shield`](crate::shield). A terminated thread whose unwind is slow
+/// (destructors that take seconds) is listed too: `terminate` stays pending
+/// until the thread exits. [`ThreadInfo::pending_for`] says how long; with
+/// the cargo feature `diagnostics`, [`ThreadInfo::last_checkpoint`] says
+/// where it was last seen. The crate guide's section "My thread does not
+/// die" walks through it.
+///
+/// The figures come from the time the killer recorded when it sent the
+/// kill; checkpoints do not read a clock for them.
+///
+/// # Examples
+///
+/// ```
+/// use killable::{registry, KillableThread};
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// // No `#[killable]` on this loop: nothing can land in it.
+/// fn spin_until(stop: &AtomicBool) {
+///     while !stop.load(Ordering::Relaxed) {
+///         std::thread::sleep(Duration::from_millis(1));
+///     }
+/// }
+///
+/// let stop = Arc::new(AtomicBool::new(false));
+/// let s = stop.clone();
+/// let (started, wait_start) = std::sync::mpsc::channel();
+/// let t = KillableThread::spawn(move || {
+///     started.send(()).unwrap();
+///     spin_until(&s)
+/// });
+/// wait_start.recv().unwrap(); // past the checkpoint at the thread's start
+/// t.terminate();
+/// std::thread::sleep(Duration::from_millis(50));
+/// let stuck = registry::stalled(Duration::from_millis(50));
+/// assert!(stuck.iter().any(|i| i.id() == t.id()));
+/// assert!(stuck[0].pending_for().unwrap() >= Duration::from_millis(50));
+/// stop.store(true, Ordering::Relaxed);
+/// t.join().unwrap(); // it returned: no checkpoint ever delivered the kill
+/// ```
+pub fn stalled(min: Duration) -> Vec<ThreadInfo> {
+    let mut stuck: Vec<ThreadInfo> = threads()
+        .into_iter()
+        .filter(|i| i.pending_for.is_some_and(|d| d >= min))
+        .collect();
+    stuck.sort_unstable_by_key(|i| std::cmp::Reverse(i.pending_for));
+    stuck
+}
+
+/// A [`Killer`] for the calling thread if it is a
+/// [`KillableThread`](crate::KillableThread) (or a scoped one), `None` on
+/// any other thread, including one that is only inside
+/// [`with_timeout`](crate::with_timeout) or
+/// [`CancelToken::run`](crate::CancelToken::run): no killer may reach a
+/// thread that the runtime does not own.
+///
+/// Hand it to code that should be able to stop this thread, such as a
+/// watchdog. On a killable thread it looks the thread up under the
+/// registry's lock, in time linear in the number of killable threads;
+/// elsewhere it reads a thread-local and returns.
+///
+/// # Examples
+///
+/// ```
+/// use killable::KillableThread;
+///
+/// assert!(killable::current().is_none()); // the main thread is not killable
+/// let t = KillableThread::spawn(|| {
+///     let me = killable::current().expect("a killable thread");
+///     me.terminate(); // stops itself at the next checkpoint
+///     loop { killable::checkpoint() }
+/// });
+/// assert!(t.join().unwrap_err().is_terminated());
+/// ```
+pub fn current() -> Option<Killer> {
+    let state = crate::local::with_current(|inner| inner.map(|i| i as *const Inner))?;
+    let entry = lock(&REGISTRY)
+        .values()
+        .find(|e| Arc::as_ptr(&e.state) == state)
+        .cloned();
+    entry.map(Killer::from_entry)
 }
 
 /// Terminates every live killable thread except the caller, and returns how

@@ -12,6 +12,11 @@
 //! | `thread exit` | the killable thread, after its body ended | `outcome` (`returned`, `terminated`, `raised` or `panicked`) |
 //! | `drop panicked` | the thread that dropped a raised value or panic payload whose `Drop` panicked (the panic was caught) | |
 //!
+//! A `WARN` event, `kill pending: the thread passes no checkpoint`, names a
+//! thread that left a kill pending past a threshold: see
+//! [`warn_stalled_after`](crate::registry::warn_stalled_after). Every
+//! function here that sends a kill tells its watcher (`stall`).
+//!
 //! The events go to whatever subscriber the application installed; the
 //! killed thread's own events carry its span context, so they nest under the
 //! spans it had entered.
@@ -37,6 +42,9 @@ mod on {
             accepted,
             "raise"
         );
+        if accepted {
+            crate::stall::kick();
+        }
     }
 
     pub(crate) fn terminate(entry: &Entry, reached: bool) {
@@ -47,10 +55,22 @@ mod on {
             reached,
             "terminate"
         );
+        if reached {
+            crate::stall::kick();
+        }
     }
 
     pub(crate) fn terminate_all(reached: usize) {
         tracing::debug!(target: "killable", reached, "terminate_all");
+        if reached > 0 {
+            crate::stall::kick();
+        }
+    }
+
+    /// A deadline fired, on the timer thread: no event (a subscriber must not
+    /// hold up the timer), only the watcher's kick.
+    pub(crate) fn deadline_fired() {
+        crate::stall::kick();
     }
 
     pub(crate) fn deliver(kill: &Kill) {
@@ -96,6 +116,8 @@ mod on {
     pub(crate) fn exit<T>(_: &Result<T, JoinError>) {}
     #[inline(always)]
     pub(crate) fn drop_panicked() {}
+    #[inline(always)]
+    pub(crate) fn deadline_fired() {}
 }
 
 pub(crate) use on::*;
