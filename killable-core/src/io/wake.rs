@@ -46,6 +46,9 @@ impl WakeFd {
 struct Wake {
     fd: Arc<WakeFd>,
     waker: Waker,
+    /// Woken by a kill and left undrained: the kill was delivered first,
+    /// and the next wait drains before it sleeps.
+    undrained: std::cell::Cell<bool>,
 }
 
 impl Wake {
@@ -56,6 +59,7 @@ impl Wake {
         Ok(Wake {
             fd,
             waker: Arc::new(move || f.signal()),
+            undrained: std::cell::Cell::new(false),
         })
     }
 }
@@ -101,19 +105,28 @@ fn wait_killable(
 ) -> io::Result<()> {
     inner.set_waker(&wake.waker);
     let _blocked = Blocked::new(inner);
+    if wake.undrained.replace(false) {
+        sys::drain(wake.fd.read.as_fd());
+    }
     let mut ready = false;
     loop {
         // Nothing has been consumed yet: a kill lands here, before the
-        // first `poll` or after any wake-up, readiness included.
+        // first `poll` or after any wake-up, readiness included. Draining
+        // the wake fd is left to the next wait, off the kill's path.
         if deliverable(inner) {
+            wake.undrained.set(true);
             deliver_pending(inner);
+            // Nothing was deliverable after all: do not let a signalled fd
+            // turn the `poll` below into a spin.
+            wake.undrained.set(false);
+            sys::drain(wake.fd.read.as_fd());
         }
         if ready {
             return Ok(());
         }
         let woken;
         (ready, woken) = sys::poll(fd, events, Some(wake.fd.read.as_fd()))?;
-        if woken {
+        if woken && !deliverable(inner) {
             sys::drain(wake.fd.read.as_fd());
         }
     }
