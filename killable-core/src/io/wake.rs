@@ -8,7 +8,8 @@
 //! blocks on a lock the killer still holds). A wait tests for a kill after
 //! the registration and before each `poll`, and again after each wake-up, so
 //! a kill is either seen by a test or signals the `poll`: no lost wake-up
-//! (`tests/io.rs::raises_at_random_moments_always_wake_an_idle_reader`).
+//! (loom: `tests/loom.rs::kill_vs_entering_an_io_wait`; stress:
+//! `tests/io.rs::raises_at_random_moments_always_wake_an_idle_reader`).
 //!
 //! A kill that lands while the thread is not in such a wait leaves the wake
 //! fd signalled; the next wait wakes once for nothing, drains it, and goes
