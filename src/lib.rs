@@ -42,10 +42,16 @@
 //!
 //! | where | so that |
 //! | --- | --- |
-//! | at fn entry | loop-free recursion is killable |
+//! | at fn entry, when the fn calls something (a *leaf* fn, with no call, has no entry check) | loop-free recursion is killable: every recursive cycle contains a call |
 //! | at the head of every loop body (`loop`, `while`, `while let`, `for`, labeled or not) | every iteration passes a check |
 //! | after every statement that calls something | a long call that is not itself killable is caught as soon as it returns |
 //! | at closure entry | iterator chains, whose loops run inside `std`, are killable |
+//!
+//! The promise these keep: once a kill is pending, the thread runs at most the
+//! rest of one loop iteration (or one chunk of at most 1024 iterations of a
+//! straight-line body), the rest of the one call it is in of code without
+//! checkpoints, and a bounded amount of straight-line code, before it reaches a
+//! checkpoint.
 //!
 //! `for` loops whose body is straight-line code are *strip-mined*: checked
 //! once per chunk of 1024 iterations, so LLVM still vectorizes and unrolls
@@ -54,14 +60,13 @@
 //!
 //! ```text
 //! #[killable]                         fn sum(v: &[u64]) -> u64 {
-//! fn sum(v: &[u64]) -> u64 {              ::killable::__private::checkpoint();
-//!     let mut s = 0;                      let mut s = 0;
-//!     for x in v {                        match ::core::iter::IntoIterator::into_iter(v) {
-//!         s += x;                             iter => {
-//!     }                                           let mut src = /* iter, cut into chunks */;
-//!     s                                           'chunks: loop {
-//! }                                                   ::killable::__private::checkpoint();
-//!                                                     let mut seen: usize = 0;
+//! fn sum(v: &[u64]) -> u64 {              let mut s = 0;
+//!     let mut s = 0;                      match ::core::iter::IntoIterator::into_iter(v) {
+//!     for x in v {                            iter => {
+//!         s += x;                                 let mut src = /* iter, cut into chunks */;
+//!     }                                           'chunks: loop {
+//!     s                                               ::killable::__private::checkpoint();
+//! }                                                   let mut seen: usize = 0;
 //!                                                     for x in src.chunk() { // ≤ 1024 items
 //!                                                         seen += 1;
 //!                                                         s += x;
@@ -113,7 +118,8 @@
 //!
 //! Who is killable: threads spawned by [`KillableThread::spawn`],
 //! [`Builder`] or [`scope`], and any thread for the duration of a
-//! [`with_timeout`] scope (only by its own deadline).
+//! [`with_timeout`] scope (only by its own deadline) or of a
+//! [`CancelToken::run`] (only by its token's cancellation).
 //!
 //! ## Raising typed values
 //!
@@ -121,10 +127,16 @@
 //! included; [`catch`] catches it by type (Rust's `try … except E`) and lets
 //! the thread carry on; uncaught, it ends the thread and
 //! [`JoinError::downcast_raised`] gives it back to the joiner. Raises queue:
-//! several before delivery are delivered in order, one per checkpoint. A raise
-//! on a thread that has finished (or is being terminated) hands the value
-//! back in `Err`: nothing is silently lost, except raises still queued when
-//! the thread returns normally, which are dropped with its state.
+//! several before delivery are delivered in order, one per checkpoint, up to
+//! [`MAX_QUEUED_RAISES`] waiting at a time. A raise on a thread that has
+//! finished, is being terminated or has a full queue hands the value back in
+//! `Err`. A raise that was accepted (`Ok`) but is never delivered, because
+//! the thread returned first or a `terminate` overtook it, is dropped on that
+//! thread as it exits, before its join returns. Each such drop is user code
+//! run by the runtime: a panic in it is caught and counted
+//! ([`registry::drop_panics`]), and never changes the thread's result nor
+//! aborts the process; so is dropping the value inside a [`JoinError`]
+//! (a [`Payload`]).
 //!
 //! ```
 //! use killable::{catch, killable, KillableThread};
@@ -272,17 +284,79 @@
 //! | `async fn` | runs where the future is polled | drop the future (executor-side timeout or abort) |
 //! | `panic = "abort"` builds | a kill is an unwind | kills are refused (below) |
 //!
-//! ## Thread pools (rayon) and other threads this crate did not spawn
+//! ## Cancelling work on thread pools
 //!
-//! A pool's worker threads are not killable threads, and a
-//! [`with_timeout`] scope covers only the thread that opened it: a scope
-//! *around* `par_iter()` or `install` does not reach the jobs. Open the scope
-//! *inside* each job instead: the job is then bounded, and the pool thread
-//! survives its expiry and runs the next job
-//! (`tests-integration/tests/rayon.rs` checks both).
+//! A pool's worker threads (rayon's, tokio's blocking pool, your own) are
+//! not killable threads: the pool owns them, and they run one job after
+//! another for the life of the program. Killing *the thread* is the wrong
+//! tool, for three reasons:
+//!
+//! * it is not yours to kill: a thread outlives the job you meant to stop,
+//!   and a level-triggered [`terminate`](KillableThread::terminate) would go
+//!   on unwinding every later, unrelated job that thread picks up, so the
+//!   pool is poisoned (rayon reports each unwind as a panic of whatever
+//!   `par_iter` the thread was helping with);
+//! * it reaches only the jobs in flight: the jobs still queued run anyway;
+//! * the runtime has no handle on those threads at all: no [`Killer`]
+//!   exists for them, [`current()`] returns `None` there, and
+//!   [`registry::terminate_all`] reaches only `KillableThread`s.
+//!
+//! Cancel *the work* instead, with a [`CancelToken`]. Run each job under
+//! it with [`CancelToken::run`]; [`CancelToken::cancel`], from any thread,
+//! unwinds every job running under the token at its next checkpoint (killable
+//! waits wake at once), and every job that starts later returns
+//! `Err(Cancelled)` without running, so the whole parallel operation ends
+//! at once. The pool thread leaves `run` with nothing pending and goes on
+//! with the next job; a job under another token, or under none, is
+//! untouched.
+//!
+//! ```
+//! use killable::{killable, CancelToken, Cancelled};
+//! use std::time::Duration;
+//!
+//! #[killable]
+//! fn process(item: u64) -> u64 {
+//!     let mut x = item;
+//!     loop {
+//!         x = x.wrapping_mul(31).wrapping_add(7); // never ends on its own
+//!     }
+//! }
+//!
+//! let token = CancelToken::new();
+//! let canceller = token.clone();
+//! std::thread::spawn(move || {
+//!     std::thread::sleep(Duration::from_millis(20));
+//!     canceller.cancel();
+//! });
+//! // With rayon: `items.par_iter().map(|&i| token.run(|| process(i))).collect()`.
+//! let results: Vec<Result<u64, Cancelled>> =
+//!     (0..4).map(|i| token.run(|| process(i))).collect();
+//! assert!(results.iter().all(|r| r.is_err()));
+//! ```
+//!
+//! * **rayon.** `par_iter().map(|x| token.run(|| work(x)))`: one line, so
+//!   there is no helper. The example `cancel_rayon` cancels 64 items of
+//!   200 ms mid-item and reuses the pool.
+//! * **tokio.** `spawn_blocking(move || token.run(work))`, with the token's
+//!   [`drop_guard`](CancelToken::drop_guard) held by the async task that
+//!   awaits it: when that task is dropped or aborted, or a
+//!   `tokio::time::timeout` around it fires, the guard cancels the token and
+//!   the blocking thread is free again within a checkpoint (the example
+//!   `cancel_tokio`). No extra thread per task.
+//! * **Tokens nest** like Trio's cancel scopes, with each other
+//!   ([`CancelToken::child`]) and with [`with_timeout`]: each `run` catches
+//!   only its own token's cancellation, an outer one unwinds through inner
+//!   ones, and a `KillableThread`'s terminate and raise pass through
+//!   untouched. [`shield`]s defer a cancellation like any kill.
+//! * **Deadlines** work the same way: open the [`with_timeout`] scope
+//!   *inside* each job, not around `par_iter()` or `install`, which covers
+//!   only the calling thread (`tests-integration/tests/rayon.rs` checks
+//!   both).
+//!
 //! One caution: a job that itself calls `rayon::join`, `scope` or a nested
-//! parallel iterator may run stolen, unrelated jobs while inside the scope,
-//! and an expiry would unwind those too; keep `with_timeout` around leaf work.
+//! parallel iterator may run stolen, unrelated jobs while inside the `run`
+//! (or scope), and a cancellation would unwind those too; keep `run` and
+//! `with_timeout` around leaf work.
 //!
 //! ## My thread does not die
 //!

@@ -111,13 +111,14 @@ fn a_thread_that_answers_its_kills_is_never_listed() {
     let until = Instant::now() + 4 * WAIT;
     while Instant::now() < until {
         for _ in 0..10 {
-            t.raise(7_u32).unwrap();
+            // Refused only while the queue is full: the thread is behind, not stuck.
+            let _ = t.raise(7_u32);
         }
         assert!(find(&registry::stalled(WAIT), &t).is_none());
         std::thread::sleep(Duration::from_millis(5));
     }
     stop.store(true, SeqCst);
-    t.raise(0_u32).unwrap();
+    let _ = t.raise(0_u32); // ends the wait (or the queue is full anyway)
     t.join().unwrap();
 }
 

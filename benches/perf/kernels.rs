@@ -438,7 +438,7 @@ pub fn run(table: &mut Table, reps: usize, sample_len: Duration) -> Vec<KernelRe
 /// For `valgrind --tool=callgrind`: runs every kernel `n` times in each
 /// variant, untimed. The inclusive instruction counts of
 /// `perf::kernels::call<perf::kernels::Plain>` and friends then compare the
-/// variants exactly, whatever the machine's load (see README, "Performance").
+/// variants exactly, whatever the machine's load (see docs/PERFORMANCE.md).
 pub fn icount(n: usize) {
     let mut inp = Inputs::new();
     verify(&mut inp);

@@ -201,7 +201,7 @@ impl Table {
         self.rows.push(row);
     }
 
-    /// The table as Markdown, ready for the README.
+    /// The table as Markdown, ready for docs/PERFORMANCE.md.
     pub fn markdown(&self) -> String {
         let mut s = String::new();
         s.push_str("| figure | measured | target | |\n| --- | ---: | --- | --- |\n");

@@ -13,6 +13,14 @@ use crate::state::Kill;
 /// (a termination caught by accident would be re-delivered anyway: it is
 /// level-triggered).
 ///
+/// Name the type to catch in the turbofish, `catch::<E, _, _>(f)`, or on
+/// the result, `let r: Result<_, E> = catch(f)`. A shorter `catch::<E>(f)`
+/// cannot exist: a call that names one type argument must name them all
+/// (`_` included) except those of `impl Trait` arguments, and the result
+/// type `R` must stay a named parameter. Turning `F` into `impl FnOnce() ->
+/// R` would shorten it to `catch::<E, _>` and break every call written
+/// today, so the signature stays.
+///
 /// Like any `except`, catching a raise can observe state that `f` left
 /// half-updated when it was interrupted; `f` need not be `UnwindSafe` for the
 /// same reason `std::panic::catch_unwind` is usually wrapped in
@@ -44,6 +52,10 @@ use crate::state::Kill;
 /// t.raise(Skip).unwrap();
 /// t.raise(Skip).unwrap();
 /// assert_eq!(t.join().unwrap(), 2);
+///
+/// // The caught type named on the result instead:
+/// let r: Result<u32, Skip> = catch(|| 7);
+/// assert_eq!(r.unwrap(), 7);
 /// ```
 pub fn catch<E, R, F>(f: F) -> Result<R, E>
 where

@@ -1,10 +1,12 @@
 //! The errors users match on: how a killable thread ended, and a timed-out
 //! cancel scope; and the payload a `JoinError` carries.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::RwLock;
 
 /// How a killable thread ended when it did not return a value.
 ///
@@ -78,7 +80,8 @@ pub struct Payload(Box<dyn Any + Send>);
 // one implementation is std's blanket impl: it returns a constant and reads
 // no data), `downcast_ref::<T>` (hands out `&T` only if the value is a `T`
 // and `T: Sync`), `message` and `Debug` (downcast to `&'static str` and
-// `String`, both `Sync`). Every other access takes `self` or `&mut self`,
+// `String`, both `Sync`; `Debug` also calls `type_id`, as `is` does).
+// Every other access takes `self` or `&mut self`,
 // which no other thread can hold at the same time.
 unsafe impl Sync for Payload {}
 
@@ -203,13 +206,65 @@ impl Drop for Payload {
     }
 }
 
+/// Shows a panic's message (`Payload("boom")`), else the value's type when
+/// it was raised with `raise` in this process (`Payload(app::Overrun)`),
+/// else `Payload(..)`: a `dyn Any` has no name of its own.
+///
+/// # Examples
+///
+/// ```
+/// struct Overrun {
+///     job: u32,
+/// }
+///
+/// let t = killable::KillableThread::spawn(|| loop { killable::checkpoint() });
+/// assert!(t.raise(Overrun { job: 7 }).is_ok()); // no `Debug` needed on the value
+/// let shown = format!("{:?}", t.join().unwrap_err());
+/// assert!(shown.starts_with("Raised(") && shown.ends_with("::Overrun)"), "{shown}");
+/// ```
 impl fmt::Debug for Payload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.message() {
-            Some(msg) => f.debug_tuple("Payload").field(&msg).finish(),
-            None => f.debug_tuple("Payload").field(&"..").finish(),
+        f.debug_tuple("Payload").field(&Inside(self)).finish()
+    }
+}
+
+/// What `Debug` shows of a payload's value.
+struct Inside<'a>(&'a Payload);
+
+impl fmt::Debug for Inside<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(msg) = self.0.message() {
+            return fmt::Debug::fmt(msg, f);
+        }
+        let id = (*self.0 .0).type_id();
+        match read_names().get(&id) {
+            Some(name) => f.write_str(name),
+            None => f.write_str(".."),
         }
     }
+}
+
+/// The name of every type raised with `raise` in this process, by type id:
+/// a value boxed as `dyn Any` keeps its id but not its name.
+static RAISED_TYPES: RwLock<BTreeMap<TypeId, &'static str>> = RwLock::new(BTreeMap::new());
+
+fn read_names() -> std::sync::RwLockReadGuard<'static, BTreeMap<TypeId, &'static str>> {
+    RAISED_TYPES
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Records `E`'s name for [`Payload`]'s `Debug`; a read lock once the type
+/// is known, which is after its first raise.
+pub(crate) fn remember_raised_type<E: Any>() {
+    let id = TypeId::of::<E>();
+    if read_names().contains_key(&id) {
+        return;
+    }
+    RAISED_TYPES
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(id, std::any::type_name::<E>());
 }
 
 /// How many panics [`drop_contained`] has caught in this process.
@@ -334,11 +389,8 @@ impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             JoinError::Terminated => f.write_str("Terminated"),
-            JoinError::Raised(_) => f.debug_tuple("Raised").field(&"..").finish(),
-            JoinError::Panicked(p) => match p.message() {
-                Some(msg) => f.debug_tuple("Panicked").field(&msg).finish(),
-                None => f.debug_tuple("Panicked").field(&"..").finish(),
-            },
+            JoinError::Raised(p) => f.debug_tuple("Raised").field(&Inside(p)).finish(),
+            JoinError::Panicked(p) => f.debug_tuple("Panicked").field(&Inside(p)).finish(),
         }
     }
 }

@@ -173,28 +173,48 @@ impl HookSlot {
 /// A hook a killer has claimed, to run with no lock held (or drop, which
 /// releases the claim without running it).
 ///
-/// Whoever holds one keeps the state alive until it is dropped: killers
-/// call through a reference to it, and the timer hands an `Arc` along with
-/// it to the hook thread. The hook itself is only called if the claim is
-/// still in the slot when `run` starts; from then on `disarm_hook` waits.
+/// It borrows the state (the timer, handing one to the hook thread, hands
+/// an `Arc` of the state along instead). The hook itself is only called if
+/// the claim is still in the slot when `run` starts; from then on
+/// `disarm_hook` waits.
 #[must_use = "a claimed hook does nothing until it is run"]
-pub struct ClaimedHook {
-    inner: *const Inner,
+pub struct ClaimedHook<'a> {
+    inner: &'a Inner,
     hook: HookPtr,
     kind: KillKind,
     id: u64,
 }
 
-impl ClaimedHook {
+impl ClaimedHook<'_> {
+    /// Extends the borrow of the state to `'static`.
+    ///
+    /// # Safety
+    ///
+    /// The caller must keep the state alive until the result is dropped.
+    pub(crate) unsafe fn detach(self) -> ClaimedHook<'static> {
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: the caller keeps the state alive; the fields are moved out
+        // of a value that will not be dropped.
+        ClaimedHook {
+            inner: unsafe { &*(this.inner as *const Inner) },
+            hook: this.hook,
+            kind: this.kind,
+            id: this.id,
+        }
+    }
+
+    /// Whether this claim belongs to `inner`.
+    pub(crate) fn is_of(&self, inner: &Inner) -> bool {
+        std::ptr::eq(self.inner, inner)
+    }
+
     /// Runs the hook, unless the `interruptible` call that lent it has
     /// returned meanwhile (then the operation needs no unblocking), and
     /// releases the claim (also if the hook panics; the panic goes on to the
     /// caller).
     pub fn run(self) {
         {
-            // SAFETY: the holder keeps the state alive (see the type's docs).
-            let inner = unsafe { &*self.inner };
-            let mut h = lock(&inner.hook);
+            let mut h = lock(&self.inner.hook);
             match h.claim_mut(self.id) {
                 Some(Some(c)) => c.running_on = Some(current_thread_id()),
                 // Withdrawn by `disarm_hook`: `interruptible` has returned.
@@ -208,10 +228,9 @@ impl ClaimedHook {
     }
 }
 
-impl Drop for ClaimedHook {
+impl Drop for ClaimedHook<'_> {
     fn drop(&mut self) {
-        // SAFETY: the holder keeps the state alive (see the type's docs).
-        let inner = unsafe { &*self.inner };
+        let inner = self.inner;
         let mut h = lock(&inner.hook);
         if let Some(c) = h.claim_mut(self.id) {
             *c = None;
@@ -223,7 +242,7 @@ impl Drop for ClaimedHook {
     }
 }
 
-impl std::fmt::Debug for ClaimedHook {
+impl std::fmt::Debug for ClaimedHook<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClaimedHook")
             .field("kind", &self.kind)
@@ -422,7 +441,7 @@ impl Inner {
 
     /// [`terminate`](Self::terminate), handing the armed hook back to the
     /// caller instead of running it (the timer thread runs none itself).
-    pub fn terminate_claiming(&self) -> (bool, Option<ClaimedHook>) {
+    pub fn terminate_claiming(&self) -> (bool, Option<ClaimedHook<'_>>) {
         {
             let mut l = lock(&self.locked);
             if !KILLS_UNWIND || l.finished {
@@ -468,7 +487,7 @@ impl Inner {
 
     /// [`expire_scope`](Self::expire_scope), handing the armed hook back to
     /// the caller instead of running it. Called by the timer thread.
-    pub fn expire_scope_claiming(&self, id: u64) -> Option<ClaimedHook> {
+    pub fn expire_scope_claiming(&self, id: u64) -> Option<ClaimedHook<'_>> {
         {
             let mut l = lock(&self.locked);
             if !KILLS_UNWIND || l.finished {
@@ -539,9 +558,17 @@ impl Inner {
         if self.pending() == 0 {
             return Delivery::Nothing;
         }
-        let l = lock(&self.locked);
-        match l.scopes.iter().find(|s| s.unwinding && s.expired) {
-            Some(s) => Delivery::Deliver(Kill::Deadline(s.id)),
+        let mut l = lock(&self.locked);
+        match l
+            .scopes
+            .iter()
+            .find(|s| s.unwinding && s.expired)
+            .map(|s| s.id)
+        {
+            Some(id) => {
+                self.answered(&mut l);
+                Delivery::Deliver(Kill::Deadline(id))
+            }
             None => Delivery::Deferred,
         }
     }
@@ -659,7 +686,7 @@ impl Inner {
     /// Unparks the owner, calls its I/O waker, and claims its armed hook,
     /// if one is armed and has not fired, for the caller to run with no lock
     /// held.
-    fn unpark_and_claim(&self, kind: KillKind) -> Option<ClaimedHook> {
+    fn unpark_and_claim(&self, kind: KillKind) -> Option<ClaimedHook<'_>> {
         // The guard is dropped before the unpark (an `if let` on the lock
         // would hold it through the block): the woken owner's first step
         // takes this lock, and on a shared core it runs at once, finds the
@@ -679,7 +706,7 @@ impl Inner {
     }
 
     /// Claims the armed hook if it has not fired (at most once per arming).
-    fn claim(&self, h: &mut HookSlot, kind: KillKind) -> Option<ClaimedHook> {
+    fn claim(&self, h: &mut HookSlot, kind: KillKind) -> Option<ClaimedHook<'_>> {
         let id = h.next_claim;
         let level = h.levels.last_mut().filter(|l| !l.fired)?;
         level.fired = true;

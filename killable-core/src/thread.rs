@@ -49,15 +49,21 @@ impl Killer {
     /// [`JoinError::Raised`] carries otherwise.
     ///
     /// Raises are edge-triggered and queued: several raises before delivery
-    /// are delivered in order, one per checkpoint. A raise accepted but not
-    /// yet delivered when the thread returns is dropped with the thread's
-    /// state.
+    /// are delivered in order, one per checkpoint, up to
+    /// [`MAX_QUEUED_RAISES`](crate::MAX_QUEUED_RAISES) waiting at a time. A
+    /// raise accepted but never delivered, because the thread returned
+    /// first or [`terminate`](Self::terminate) overtook it, is dropped on
+    /// that thread as it exits, before its join returns; a panic in its
+    /// `Drop` is caught and counted by
+    /// [`registry::drop_panics`](crate::registry::drop_panics), and does not
+    /// change the thread's result.
     ///
     /// # Errors
     ///
     /// Hands `exc` back if it was not accepted: the thread has finished, it is
-    /// being terminated (termination wins), or this build uses
-    /// `panic = "abort"` (where a kill cannot unwind).
+    /// being terminated (termination wins), it already has
+    /// [`MAX_QUEUED_RAISES`](crate::MAX_QUEUED_RAISES) raises waiting, or
+    /// this build uses `panic = "abort"` (where a kill cannot unwind).
     ///
     /// # Examples
     ///
@@ -68,6 +74,7 @@ impl Killer {
     /// assert_eq!(killer.raise("too late"), Err("too late"));
     /// ```
     pub fn raise<E: Any + Send + 'static>(&self, exc: E) -> Result<(), E> {
+        crate::error::remember_raised_type::<E>();
         let r = self.entry.state.raise(exc);
         crate::trace::raise(&self.entry, std::any::type_name::<E>(), r.is_ok());
         r
@@ -232,8 +239,8 @@ impl<T> KillableThread<T> {
     ///
     /// # Errors
     ///
-    /// Hands `exc` back if it was not accepted (the thread has finished or is
-    /// being terminated).
+    /// Hands `exc` back if it was not accepted (the thread has finished, is
+    /// being terminated, or has a full queue of raises).
     ///
     /// # Examples
     ///

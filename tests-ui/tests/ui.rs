@@ -6,6 +6,10 @@
 
 #[test]
 fn ui() {
+    // trybuild's own cargo builds print their progress ("Compiling ...")
+    // between the test results; only the results are ours to show. The one
+    // test in this binary, so no other thread reads the environment.
+    std::env::set_var("CARGO_TERM_QUIET", "true");
     let t = trybuild::TestCases::new();
     t.pass("tests/ui/pass/*.rs");
     t.compile_fail("tests/ui/fail/*.rs");

@@ -37,8 +37,11 @@ mod condvar;
 pub mod crossbeam;
 pub mod mpsc;
 mod mutex;
-mod sleep;
+pub(crate) mod sleep;
 
 pub use condvar::{Condvar, WaitTimeoutResult};
 pub use mutex::{Mutex, MutexGuard};
+// Their one home is the crate root (`killable::sleep`); these paths stay
+// for code written against them, out of the docs.
+#[doc(hidden)]
 pub use sleep::{park, park_timeout, sleep, sleep_until};
