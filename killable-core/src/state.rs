@@ -253,7 +253,7 @@ impl std::fmt::Debug for ClaimedHook<'_> {
 /// Signals the owner's I/O wake fd (see `io`): registered by the owner's
 /// first killable I/O wait, called by killers after the unpark, outside
 /// every lock, like the unpark itself.
-pub(crate) type Waker = std::sync::Arc<dyn Fn() + Send + Sync>;
+pub type Waker = std::sync::Arc<dyn Fn() + Send + Sync>;
 
 /// A cancel scope on this thread's stack of `with_timeout` calls.
 struct CancelScope {
@@ -350,7 +350,7 @@ impl Inner {
     /// before it sleeps, as with the unpark: a kill recorded before the
     /// registration is seen by that test (both take `locked`), one recorded
     /// after it calls the waker.
-    pub(crate) fn set_waker(&self, waker: &Waker) {
+    pub fn set_waker(&self, waker: &Waker) {
         let mut l = lock(&self.locked);
         if l.waker.is_none() {
             l.waker = Some(waker.clone());
