@@ -1,25 +1,29 @@
-//! A TCP read blocked forever, unblocked by a kill.
+//! A TCP read blocked forever, woken by a kill, with the socket kept.
 //!
-//! `TcpStream::read` knows nothing of this crate: a thread blocked in it
-//! would only see a kill when the read returns, which here is never (the
-//! peer never writes). `interruptible(op, on_kill)` fixes that: the kill
-//! calls `on_kill`, which shuts the socket down, the read returns, and the
-//! kill lands.
+//! `TcpStream::read` knows nothing of kills: a thread blocked in it would
+//! only see one when the read returns, which here is never (the peer is
+//! silent). Wrapped in `killable::io::Killable`, the read waits in a way a
+//! kill interrupts: it wakes at once, unwinds having read nothing, and the
+//! socket stays open for the next read.
 //!
-//! 1. A killable thread blocks reading from a loopback connection; the main
-//!    thread terminates it and times how long the thread takes to be gone.
-//! 2. The main thread itself (not a killable thread) reads under
-//!    `with_timeout`: at the deadline the runtime's hook thread calls
-//!    `on_kill`, and the scope returns `Err(TimedOut)`.
+//! 1. A killable thread blocks reading; the main thread raises a `Mailbox`
+//!    into it. The reader catches it, then reads the bytes the peer sends
+//!    afterwards, from the same socket.
+//! 2. The main thread terminates the reader, blocked again, and times how
+//!    long it takes to be gone.
+//! 3. The main thread itself (not a killable thread) reads under
+//!    `with_timeout`: `Err(TimedOut)` at the deadline, and the stream still
+//!    gives the next bytes.
 //!
 //! Run: `cargo run --example tcp_read`
 
-use std::io::{self, Read};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use killable::{interruptible, with_timeout, KillableThread, TimedOut};
+use killable::io::Killable;
+use killable::{catch, with_timeout, KillableThread, TimedOut};
 
 /// Where the demo's step-by-step lines go: stdout for the example, a buffer
 /// for the test that runs it (`tests/examples_blocking.rs`).
@@ -27,81 +31,63 @@ pub type Say = Arc<dyn Fn(String) + Send + Sync>;
 
 type Log = Arc<dyn Fn(&str, String) + Send + Sync>;
 
-/// How long anything here may block if the kill failed to unblock it: far
-/// longer than the milliseconds it takes, short enough to fail a broken
+/// How long anything here may block if the kill failed to wake it: far
+/// longer than the microseconds it takes, short enough to fail a broken
 /// build rather than hang it.
 const SAFETY_NET: Duration = Duration::from_secs(30);
 
-/// Joins `reader`, giving up (with a panic) after [`SAFETY_NET`]: if the
-/// kill ever failed to unblock the read, the demo fails instead of hanging.
-fn join_bounded<T>(reader: KillableThread<T>) -> Result<T, killable::JoinError> {
-    match reader.join_timeout(SAFETY_NET) {
-        Ok(r) => r,
-        Err(_) => panic!("the kill did not unblock the read within {SAFETY_NET:?}"),
-    }
-}
+/// "Check your mailbox": raised into the reader, caught, and carried on from.
+#[derive(Debug)]
+struct Mailbox;
 
 /// What the demo measured.
 #[derive(Debug)]
 pub struct Report {
-    /// From `terminate()` to the reader's `on_kill` running.
-    pub terminate_to_hook: Duration,
+    /// What the reader read after catching the raise.
+    pub read_after_raise: String,
     /// From `terminate()` to `join()` returning `Terminated`.
     pub terminate_to_joined: Duration,
     /// How long the read under `with_timeout` took to give up.
     pub timeout_elapsed: Duration,
-    /// The thread that ran `on_kill` for the deadline.
-    pub deadline_hook_thread: String,
+    /// What the same stream read after the timeout.
+    pub read_after_timeout: String,
 }
 
-/// A connected loopback pair whose server side never writes.
-fn silent_connection() -> io::Result<(TcpStream, TcpStream)> {
+/// A connected loopback pair: (ours, the peer's).
+fn connection() -> io::Result<(TcpStream, TcpStream)> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let client = TcpStream::connect(listener.local_addr()?)?;
     let (server, _) = listener.accept()?;
-    // Never reached when the kill works; see `SAFETY_NET`.
-    client.set_read_timeout(Some(SAFETY_NET))?;
     Ok((client, server))
 }
 
-/// Reads from `stream`, with a shutdown of the socket as the kill hook.
-/// `hooked` receives when and on which thread the hook ran.
-fn killable_read(stream: &TcpStream, hooked: mpsc::Sender<(Instant, String)>) -> io::Result<usize> {
-    let unblock = stream.try_clone()?;
-    let mut buf = [0u8; 64];
-    interruptible(
-        || (&*stream).read(&mut buf),
-        move || {
-            let _ = unblock.shutdown(Shutdown::Both);
-            let name = std::thread::current().name().unwrap_or("?").to_string();
-            let _ = hooked.send((Instant::now(), name));
-        },
-    )
+/// Joins `reader`, giving up (with a panic) after [`SAFETY_NET`].
+fn join_bounded<T>(reader: KillableThread<T>) -> Result<T, killable::JoinError> {
+    match reader.join_timeout(SAFETY_NET) {
+        Ok(r) => r,
+        Err(_) => panic!("the kill did not wake the read within {SAFETY_NET:?}"),
+    }
 }
 
-/// Runs both parts, telling `say` what happens.
+/// Runs the three parts, telling `say` what happens.
 ///
 /// # Errors
 ///
-/// If the loopback connection cannot be set up.
+/// If the loopback connection cannot be set up or used.
 pub fn demo(say: Say) -> io::Result<Report> {
     let t0 = Instant::now();
     let log: Log = Arc::new(move |who: &str, what: String| {
         say(format!("[{:>9.3?}] {who}: {what}", t0.elapsed()))
     });
 
-    // Part 1: a killable thread blocked in a read, terminated.
-    let (client, _server) = silent_connection()?;
+    // Parts 1 and 2: a killable thread blocked in a read.
+    let (ours, mut peer) = connection()?;
     log(
         "main",
-        format!(
-            "connected {} -> {}",
-            client.local_addr()?,
-            client.peer_addr()?
-        ),
+        format!("connected {} -> {}", ours.local_addr()?, ours.peer_addr()?),
     );
-    let (hook_tx, hook_rx) = mpsc::channel();
-    let (ready_tx, ready) = mpsc::channel();
+    let (blocking_tx, blocking) = mpsc::channel();
+    let (got_tx, got) = mpsc::channel();
     let l = log.clone();
     let reader = KillableThread::spawn(move || {
         struct Cleanup(Log);
@@ -111,38 +97,46 @@ pub fn demo(say: Say) -> io::Result<Report> {
             }
         }
         let _cleanup = Cleanup(l.clone());
-        l(
-            "reader",
-            "blocking in TcpStream::read (the peer never writes)".into(),
-        );
-        ready_tx.send(()).unwrap();
-        let n = killable_read(&client, hook_tx);
-        l(
-            "reader",
-            format!("read returned {n:?}: never printed, the kill lands first"),
-        );
-        n
+        let mut stream = Killable::new(ours);
+        let mut buf = [0u8; 64];
+        loop {
+            l("reader", "blocking in Killable<TcpStream>::read".into());
+            blocking_tx.send(()).unwrap();
+            match catch::<Mailbox, _, _>(|| stream.read(&mut buf)) {
+                Err(Mailbox) => l(
+                    "reader",
+                    "caught Mailbox: woken, nothing read, reading on".into(),
+                ),
+                Ok(Ok(n)) => {
+                    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                    l("reader", format!("read {n} bytes: {text:?}"));
+                    got_tx.send(text).unwrap();
+                }
+                Ok(Err(e)) => return Err::<(), _>(e),
+            }
+        }
     });
-    ready.recv().unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    blocking.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    log("main", "raising Mailbox into the blocked reader".into());
+    reader.raise(Mailbox).unwrap();
+    blocking.recv().unwrap(); // blocked again, after the catch
+    log("main", "peer sends \"hello\"".into());
+    peer.write_all(b"hello")?;
+    let read_after_raise = got.recv_timeout(SAFETY_NET).expect("the reader read");
+    blocking.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
     log(
         "main",
         format!(
-            "after 200 ms the reader is still blocked: is_alive() = {}",
+            "the reader is blocked again: is_alive() = {}; calling terminate()",
             reader.is_alive()
         ),
     );
-    log("main", "calling terminate()".into());
     let killed_at = Instant::now();
     reader.terminate();
     let result = join_bounded(reader);
     let terminate_to_joined = killed_at.elapsed();
-    let (hook_at, hook_thread) = hook_rx.recv().expect("on_kill ran");
-    let terminate_to_hook = hook_at.saturating_duration_since(killed_at);
-    log(
-        "main",
-        format!("on_kill (shutdown) ran on thread {hook_thread:?}, {terminate_to_hook:?} after terminate()"),
-    );
     match result {
         Err(e) if e.is_terminated() => log(
             "main",
@@ -151,30 +145,38 @@ pub fn demo(say: Say) -> io::Result<Report> {
         other => panic!("expected a terminated reader, got {other:?}"),
     }
 
-    // Part 2: the main thread reads under a deadline.
-    let (client, _server) = silent_connection()?;
-    let (hook_tx, hook_rx) = mpsc::channel();
+    // Part 3: the main thread reads under a deadline.
+    let (ours, mut peer) = connection()?;
+    let mut stream = Killable::new(ours);
+    let mut buf = [0u8; 64];
     log(
         "main",
         "reading under with_timeout(300 ms) on this (not killable) thread".into(),
     );
     let start = Instant::now();
-    let r = with_timeout(Duration::from_millis(300), || {
-        killable_read(&client, hook_tx)
-    });
+    let r = with_timeout(Duration::from_millis(300), || stream.read(&mut buf));
     let timeout_elapsed = start.elapsed();
-    let (_, deadline_hook_thread) = hook_rx.recv().expect("on_kill ran");
     log(
         "main",
-        format!("with_timeout -> {r:?} after {timeout_elapsed:?}; on_kill ran on thread {deadline_hook_thread:?}"),
+        format!(
+            "with_timeout -> {:?} after {timeout_elapsed:?}",
+            r.as_ref().map(|_| ())
+        ),
     );
     assert_eq!(r.map(|_| ()), Err(TimedOut));
+    peer.write_all(b"still here")?;
+    let n = stream.read(&mut buf)?;
+    let read_after_timeout = String::from_utf8_lossy(&buf[..n]).into_owned();
+    log(
+        "main",
+        format!("the same stream then reads {read_after_timeout:?}"),
+    );
 
     Ok(Report {
-        terminate_to_hook,
+        read_after_raise,
         terminate_to_joined,
         timeout_elapsed,
-        deadline_hook_thread,
+        read_after_timeout,
     })
 }
 

@@ -42,10 +42,16 @@
 //!
 //! | where | so that |
 //! | --- | --- |
-//! | at fn entry | loop-free recursion is killable |
+//! | at fn entry, when the fn calls something (a *leaf* fn, with no call, has no entry check) | loop-free recursion is killable: every recursive cycle contains a call |
 //! | at the head of every loop body (`loop`, `while`, `while let`, `for`, labeled or not) | every iteration passes a check |
 //! | after every statement that calls something | a long call that is not itself killable is caught as soon as it returns |
 //! | at closure entry | iterator chains, whose loops run inside `std`, are killable |
+//!
+//! The promise these keep: once a kill is pending, the thread runs at most the
+//! rest of one loop iteration (or one chunk of at most 1024 iterations of a
+//! straight-line body), the rest of the one call it is in of code without
+//! checkpoints, and a bounded amount of straight-line code, before it reaches a
+//! checkpoint.
 //!
 //! `for` loops whose body is straight-line code are *strip-mined*: checked
 //! once per chunk of 1024 iterations, so LLVM still vectorizes and unrolls
@@ -54,14 +60,13 @@
 //!
 //! ```text
 //! #[killable]                         fn sum(v: &[u64]) -> u64 {
-//! fn sum(v: &[u64]) -> u64 {              ::killable::__private::checkpoint();
-//!     let mut s = 0;                      let mut s = 0;
-//!     for x in v {                        match ::core::iter::IntoIterator::into_iter(v) {
-//!         s += x;                             iter => {
-//!     }                                           let mut src = /* iter, cut into chunks */;
-//!     s                                           'chunks: loop {
-//! }                                                   ::killable::__private::checkpoint();
-//!                                                     let mut seen: usize = 0;
+//! fn sum(v: &[u64]) -> u64 {              let mut s = 0;
+//!     let mut s = 0;                      match ::core::iter::IntoIterator::into_iter(v) {
+//!     for x in v {                            iter => {
+//!         s += x;                                 let mut src = /* iter, cut into chunks */;
+//!     }                                           'chunks: loop {
+//!     s                                               ::killable::__private::checkpoint();
+//! }                                                   let mut seen: usize = 0;
 //!                                                     for x in src.chunk() { // ≤ 1024 items
 //!                                                         seen += 1;
 //!                                                         s += x;
@@ -97,7 +102,8 @@
 //! * at a [`checkpoint()`] (inserted by the attribute, or written by hand),
 //! * inside a killable blocking operation ([`sleep`], [`park`],
 //!   [`sync::Condvar`], [`sync::mpsc`], [`KillableThread::join`],
-//!   [`registry::join_all`]), which wakes at once,
+//!   [`registry::join_all`], [`io::Killable`] reads, writes and accepts),
+//!   which wakes at once,
 //! * when an [`interruptible`] call returns.
 //!
 //! It then unwinds with [`std::panic::resume_unwind`]: every destructor
@@ -112,7 +118,8 @@
 //!
 //! Who is killable: threads spawned by [`KillableThread::spawn`],
 //! [`Builder`] or [`scope`], and any thread for the duration of a
-//! [`with_timeout`] scope (only by its own deadline).
+//! [`with_timeout`] scope (only by its own deadline) or of a
+//! [`CancelToken::run`] (only by its token's cancellation).
 //!
 //! ## Raising typed values
 //!
@@ -120,10 +127,16 @@
 //! included; [`catch`] catches it by type (Rust's `try … except E`) and lets
 //! the thread carry on; uncaught, it ends the thread and
 //! [`JoinError::downcast_raised`] gives it back to the joiner. Raises queue:
-//! several before delivery are delivered in order, one per checkpoint. A raise
-//! on a thread that has finished (or is being terminated) hands the value
-//! back in `Err`: nothing is silently lost, except raises still queued when
-//! the thread returns normally, which are dropped with its state.
+//! several before delivery are delivered in order, one per checkpoint, up to
+//! [`MAX_QUEUED_RAISES`] waiting at a time. A raise on a thread that has
+//! finished, is being terminated or has a full queue hands the value back in
+//! `Err`. A raise that was accepted (`Ok`) but is never delivered, because
+//! the thread returned first or a `terminate` overtook it, is dropped on that
+//! thread as it exits, before its join returns. Each such drop is user code
+//! run by the runtime: a panic in it is caught and counted
+//! ([`registry::drop_panics`]), and never changes the thread's result nor
+//! aborts the process; so is dropping the value inside a [`JoinError`]
+//! (a [`Payload`]).
 //!
 //! ```
 //! use killable::{catch, killable, KillableThread};
@@ -201,28 +214,149 @@
 //! socket down, kill a child process), then delivers the kill when `op`
 //! returns.
 //!
+//! ## Blocking I/O
+//!
+//! [`io::Killable`] wraps a socket, pipe or terminal so that its blocking
+//! calls wake at once on a kill: `Read` and `Write` for `TcpStream`,
+//! `UnixStream`, `ChildStdout`, `ChildStderr`, `ChildStdin`, pipes, FIFOs
+//! and stdin; `accept` for `TcpListener` and `UnixListener`; `recv_from`
+//! and `send_to` for `UdpSocket`. Unlike an [`interruptible`] hook that
+//! shuts the socket down, it keeps the stream: a call woken by a kill has
+//! read or written nothing, the fd stays open, and a thread that catches a
+//! raise reads on and gets the next bytes. A call that did read or write
+//! returns them; the kill then lands at the next checkpoint.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use std::net::{TcpListener, TcpStream};
+//! use killable::{catch, io::Killable, KillableThread};
+//!
+//! #[derive(Debug)]
+//! struct Reload;
+//!
+//! let listener = TcpListener::bind("127.0.0.1:0")?;
+//! let mut peer = TcpStream::connect(listener.local_addr()?)?;
+//! let (conn, _) = listener.accept()?;
+//! let (tx, blocked) = std::sync::mpsc::channel();
+//! let reader = KillableThread::spawn(move || {
+//!     let mut conn = Killable::new(conn);
+//!     let mut buf = [0; 4];
+//!     let mut reloads = 0;
+//!     loop {
+//!         tx.send(()).unwrap();
+//!         match catch::<Reload, _, _>(|| conn.read(&mut buf)) {
+//!             Err(Reload) => reloads += 1,     // woken: nothing read, read on
+//!             Ok(n) => return (reloads, buf[..n.unwrap()].to_vec()),
+//!         }
+//!     }
+//! });
+//! blocked.recv().unwrap();
+//! std::thread::sleep(std::time::Duration::from_millis(20));
+//! reader.raise(Reload).unwrap();
+//! blocked.recv().unwrap(); // reading again
+//! peer.write_all(b"data")?;
+//! assert_eq!(reader.join().unwrap(), (1, b"data".to_vec()));
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! A blocked call is a `poll` on the fd and on a wake fd of the thread (an
+//! eventfd on Linux, a pipe elsewhere) that kills signal, followed by a
+//! non-blocking attempt (`MSG_DONTWAIT`, `RWF_NOWAIT`); no helper thread,
+//! no busy polling. A read on a socket that has data costs what std's does.
+//! Regular files are always ready: their reads just run.
+//!
+//! One call is all-or-nothing; loops of calls are not. `read_exact`,
+//! `write_all` and `BufReader::read_line` lose what their completed calls
+//! did when a later call unwinds (`read_line` even truncates your string
+//! back). To keep every byte, read into your own buffer with
+//! `Killable::read` and record each result before the next call. Unix only:
+//! on Windows `Killable::new` refuses to compile; use [`interruptible`]
+//! there. The [`io`] module has the details, per type of fd.
+//!
 //! ## What cannot be interrupted, and what to do about it
 //!
 //! | code | why | what to do |
 //! | --- | --- | --- |
 //! | a function without the attribute (a dependency, `std`) | no checkpoints inside | the kill lands when it returns; for long ones, wrap in [`interruptible`] with a hook that makes it return |
 //! | code inside macro invocations (`println!`, `vec!`, your `macro_rules!`) | the attribute sees only tokens | a check follows the macro call; call [`checkpoint()`] inside long macro-generated loops |
-//! | blocking std calls (`std::thread::sleep`, `Mutex::lock`, `std::sync::mpsc::Receiver::recv`, socket reads) | the OS does not know about kills | use [`sleep`], [`sync::Condvar`], [`sync::mpsc`], or [`interruptible`] |
+//! | blocking std calls (`std::thread::sleep`, `Mutex::lock`, `std::sync::mpsc::Receiver::recv`, socket reads) | the OS does not know about kills | use [`sleep`], [`sync::Condvar`], [`sync::mpsc`], [`io::Killable`] for sockets and pipes, or [`interruptible`] |
 //! | FFI | unwinding into C aborts | refused on `extern "C"` fns; an `extern "C-unwind"` callback may be killable |
 //! | `async fn` | runs where the future is polled | drop the future (executor-side timeout or abort) |
 //! | `panic = "abort"` builds | a kill is an unwind | kills are refused (below) |
 //!
-//! ## Thread pools (rayon) and other threads this crate did not spawn
+//! ## Cancelling work on thread pools
 //!
-//! A pool's worker threads are not killable threads, and a
-//! [`with_timeout`] scope covers only the thread that opened it: a scope
-//! *around* `par_iter()` or `install` does not reach the jobs. Open the scope
-//! *inside* each job instead: the job is then bounded, and the pool thread
-//! survives its expiry and runs the next job
-//! (`tests-integration/tests/rayon.rs` checks both).
+//! A pool's worker threads (rayon's, tokio's blocking pool, your own) are
+//! not killable threads: the pool owns them, and they run one job after
+//! another for the life of the program. Killing *the thread* is the wrong
+//! tool, for three reasons:
+//!
+//! * it is not yours to kill: a thread outlives the job you meant to stop,
+//!   and a level-triggered [`terminate`](KillableThread::terminate) would go
+//!   on unwinding every later, unrelated job that thread picks up, so the
+//!   pool is poisoned (rayon reports each unwind as a panic of whatever
+//!   `par_iter` the thread was helping with);
+//! * it reaches only the jobs in flight: the jobs still queued run anyway;
+//! * the runtime has no handle on those threads at all: no [`Killer`]
+//!   exists for them, [`current()`] returns `None` there, and
+//!   [`registry::terminate_all`] reaches only `KillableThread`s.
+//!
+//! Cancel *the work* instead, with a [`CancelToken`]. Run each job under
+//! it with [`CancelToken::run`]; [`CancelToken::cancel`], from any thread,
+//! unwinds every job running under the token at its next checkpoint (killable
+//! waits wake at once), and every job that starts later returns
+//! `Err(Cancelled)` without running, so the whole parallel operation ends
+//! at once. The pool thread leaves `run` with nothing pending and goes on
+//! with the next job; a job under another token, or under none, is
+//! untouched.
+//!
+//! ```
+//! use killable::{killable, CancelToken, Cancelled};
+//! use std::time::Duration;
+//!
+//! #[killable]
+//! fn process(item: u64) -> u64 {
+//!     let mut x = item;
+//!     loop {
+//!         x = x.wrapping_mul(31).wrapping_add(7); // never ends on its own
+//!     }
+//! }
+//!
+//! let token = CancelToken::new();
+//! let canceller = token.clone();
+//! std::thread::spawn(move || {
+//!     std::thread::sleep(Duration::from_millis(20));
+//!     canceller.cancel();
+//! });
+//! // With rayon: `items.par_iter().map(|&i| token.run(|| process(i))).collect()`.
+//! let results: Vec<Result<u64, Cancelled>> =
+//!     (0..4).map(|i| token.run(|| process(i))).collect();
+//! assert!(results.iter().all(|r| r.is_err()));
+//! ```
+//!
+//! * **rayon.** `par_iter().map(|x| token.run(|| work(x)))`: one line, so
+//!   there is no helper. The example `cancel_rayon` cancels 64 items of
+//!   200 ms mid-item and reuses the pool.
+//! * **tokio.** `spawn_blocking(move || token.run(work))`, with the token's
+//!   [`drop_guard`](CancelToken::drop_guard) held by the async task that
+//!   awaits it: when that task is dropped or aborted, or a
+//!   `tokio::time::timeout` around it fires, the guard cancels the token and
+//!   the blocking thread is free again within a checkpoint (the example
+//!   `cancel_tokio`). No extra thread per task.
+//! * **Tokens nest** like Trio's cancel scopes, with each other
+//!   ([`CancelToken::child`]) and with [`with_timeout`]: each `run` catches
+//!   only its own token's cancellation, an outer one unwinds through inner
+//!   ones, and a `KillableThread`'s terminate and raise pass through
+//!   untouched. [`shield`]s defer a cancellation like any kill.
+//! * **Deadlines** work the same way: open the [`with_timeout`] scope
+//!   *inside* each job, not around `par_iter()` or `install`, which covers
+//!   only the calling thread (`tests-integration/tests/rayon.rs` checks
+//!   both).
+//!
 //! One caution: a job that itself calls `rayon::join`, `scope` or a nested
-//! parallel iterator may run stolen, unrelated jobs while inside the scope,
-//! and an expiry would unwind those too; keep `with_timeout` around leaf work.
+//! parallel iterator may run stolen, unrelated jobs while inside the `run`
+//! (or scope), and a cancellation would unwind those too; keep `run` and
+//! `with_timeout` around leaf work.
 //!
 //! ## My thread does not die
 //!

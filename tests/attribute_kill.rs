@@ -361,3 +361,56 @@ fn without_the_attribute_nothing_is_killable() {
     stop.store(true, SeqCst);
     assert!(t.join_timeout(BOUND).is_ok(), "finishes once told to stop");
 }
+
+/// Loop-free mutual recursion: each fn of the cycle makes a call, so each keeps its entry
+/// check even though leaf fns (no call, no loop) lose theirs.
+#[killable]
+fn ping(n: u64, running: &AtomicBool) -> u64 {
+    if n < 2 {
+        leaf_step(n, running)
+    } else {
+        pong(n - 1, running).wrapping_add(pong(n - 2, running))
+    }
+}
+
+#[killable]
+fn pong(n: u64, running: &AtomicBool) -> u64 {
+    if n < 2 {
+        leaf_step(n, running)
+    } else {
+        ping(n - 1, running) ^ ping(n - 2, running)
+    }
+}
+
+/// The base case, out of line so that the recursion itself runs no check but the two fns'
+/// entry checks.
+#[killable]
+fn leaf_step(n: u64, running: &AtomicBool) -> u64 {
+    u64::from(mark(running)) + n
+}
+
+#[test]
+fn mutual_recursion_stays_killable() {
+    assert_killed(|r| ping(90, &r));
+}
+
+/// A leaf fn: no call, no loop, so no check of its own.
+#[killable]
+fn leaf(x: u64) -> u64 {
+    x.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(7)
+}
+
+/// An annotated loop driving the leaf: its head check is the one on the path.
+#[killable]
+fn drive_leaf(running: &AtomicBool) -> u64 {
+    let mut n = 1u64;
+    while mark(running) {
+        n = leaf(n);
+    }
+    n
+}
+
+#[test]
+fn leaf_fn_in_an_annotated_loop_stays_killable() {
+    assert_killed(|r| drive_leaf(&r));
+}

@@ -608,3 +608,43 @@ pub fn run_natural_wakes(table: &mut Table, samples: usize) {
         o50 <= 1.5 * t50,
     );
 }
+
+/// Figure (g), first half: a kill waking a read blocked on an idle socket
+/// (`killable::io::Killable<TcpStream>`), against the unwinding floor: the
+/// std-only handoff plus unwind that any wake delivered by unwinding costs.
+pub fn run_io_wake(table: &mut Table, samples: usize) {
+    use std::io::Read;
+    pin_to(Some(0));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).expect("connect");
+    let (silent_peer, _) = listener.accept().expect("accept");
+    let conn = killable::io::Killable::new(client);
+    let rig = Rig::killable(
+        move |_| {
+            let mut buf = [0u8; 64];
+            let n = (&conn).read(&mut buf);
+            panic!("the idle read returned {n:?}");
+        },
+        raise,
+    );
+    let (floor, floor_raw) = interleaved(samples, Rig::raw_unwind());
+    let (op, raw) = interleaved(samples, rig);
+    drop(silent_peer);
+    pin_to(None);
+    let floor_ratio = pcts(&floor).0 / pcts(&floor_raw).0;
+    let (p50, p99, _) = pcts(&op);
+    let (r50, _, _) = pcts(&raw);
+    let vs_floor = p50 / r50 / floor_ratio;
+    table.check(
+        "kill wakes Killable<TcpStream>::read (idle socket)",
+        format!(
+            "p50 {} ({:.2}× raw {}) p99 {}; {vs_floor:.2}× the unwinding floor ({floor_ratio:.2}× raw)",
+            fmt_ns(p50),
+            p50 / r50,
+            fmt_ns(r50),
+            fmt_ns(p99),
+        ),
+        "p50 ≤ 1.5× the unwinding floor",
+        vs_floor <= 1.5,
+    );
+}

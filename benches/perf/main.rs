@@ -6,9 +6,9 @@
 //! cargo bench --bench perf -- kernels latency   # only some sections
 //! ```
 //!
-//! Sections: `checkpoint` (a), `kernels` (b), `kill` (c), `wake` (d),
-//! `scale` (e), `timeout` (f). The table goes to stdout as Markdown (the
-//! table in docs/PERFORMANCE.md is a copy); progress goes to stderr.
+//! Sections: `checkpoint` (a), `kernels` (b), `fresh` (b2), `kill` (c), `wake` (d),
+//! `scale` (e), `timeout` (f), `io` (g), `cancel` (h). The table goes to stdout as
+//! Markdown (the table in docs/PERFORMANCE.md is a copy); progress goes to stderr.
 //!
 //! A hand-rolled harness rather than criterion: the figures are ratios of
 //! interleaved samples in one process, latency percentiles of cross-thread
@@ -16,7 +16,10 @@
 //! measures one closure at a time against its own saved baseline and would
 //! take several minutes per figure at its default sampling.
 
+mod cancel;
 mod checkpoint;
+mod fresh;
+mod io;
 mod kernels;
 mod latency;
 mod scale;
@@ -80,6 +83,14 @@ fn main() {
         ));
         kernels::run(&mut t, 41, Duration::from_millis(1));
     }
+    if want("fresh") {
+        eprintln!("(b2) fresh kernels");
+        t.section(&format!(
+            "(b2) #[killable] vs plain, {} fresh kernels (never tuned against)",
+            fresh::NAMES.len()
+        ));
+        fresh::run(&mut t, 41, Duration::from_millis(1));
+    }
     if want("kill") {
         eprintln!("(c) kill latency");
         t.section("(c) kill latency, terminate() → join()");
@@ -100,6 +111,17 @@ fn main() {
         eprintln!("(f) with_timeout");
         t.section("(f) with_timeout");
         timeout::run(&mut t);
+    }
+    if want("io") {
+        eprintln!("(g) killable::io");
+        t.section("(g) killable::io");
+        latency::run_io_wake(&mut t, 1000);
+        io::run_fast_path(&mut t, 201);
+    }
+    if want("cancel") {
+        eprintln!("(h) cancel tokens");
+        t.section("(h) cancel tokens");
+        cancel::run(&mut t);
     }
     println!(
         "machine: {}; load average {} before, {} after\n",

@@ -6,11 +6,12 @@
 //! re-exports everything here together with the `#[killable]` attribute, and
 //! its documentation is the guide.
 //!
-//! Module layering (nothing imports anything above it): `prim` and `state`
-//! (the cross-thread protocol) at the ground; `local` (the thread-local
+//! Module layering (nothing imports anything above it): `prim`, `state` and
+//! `token` (the cross-thread protocol) at the ground; `local` (the thread-local
 //! view), `checkpoint`, `shield`, `catch`, `timer`; `wait` (the one way
-//! anything blocks); `registry`, `thread`, `scope`, `timeout`, `interrupt`,
-//! `sync` on top; `trace` and `stall` (the `tracing` feature) read them.
+//! anything blocks); `registry`, `thread`, `scope`, `timeout`, `cancel`, `interrupt`,
+//! `sync` and `io` (killable blocking I/O) on top; `trace` and `stall` (the
+//! `tracing` feature) read them.
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_debug_implementations)]
@@ -20,6 +21,7 @@
 
 mod prim;
 mod state;
+mod token;
 
 /// Applies `#[cfg(not(loom))]` to each item: under loom only `prim` and
 /// `state`, the cross-thread protocol, are compiled.
@@ -28,10 +30,12 @@ macro_rules! std_only {
 }
 
 std_only! {
+    mod cancel;
     mod catch;
     mod checkpoint;
     mod error;
     mod interrupt;
+    pub mod io;
     mod killpoint;
     mod local;
     pub mod registry;
@@ -46,10 +50,12 @@ std_only! {
     mod trace;
     mod wait;
 
+    pub use cancel::{CancelToken, Cancelled, DropGuard};
     pub use catch::{catch, is_kill};
     pub use checkpoint::user_checkpoint as checkpoint;
     pub use error::{JoinError, Payload, TimedOut};
     pub use interrupt::{interruptible, KillKind, OnKill};
+    pub use registry::current;
     pub use scope::{scope, Scope, ScopedKillableThread};
     pub use shield::{is_shielded, shield};
     pub use sync::sleep::{park, park_timeout, sleep, sleep_until};
@@ -126,4 +132,5 @@ pub mod __loom {
     pub use crate::state::{
         Delivery, Inner, Kill, KillKind, DEADLINE, PENDING_THREADS, RAISE, TERMINATE,
     };
+    pub use crate::token::Node;
 }

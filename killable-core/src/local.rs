@@ -65,6 +65,50 @@ pub(crate) fn set_current(inner: *const Inner) -> *const Inner {
     LOCAL.with(|l| l.current.replace(inner))
 }
 
+/// The current thread's state for the duration of a scope (`with_timeout`,
+/// `CancelToken::run`): its own if it is killable, else a fresh one that
+/// makes it killable until this is dropped.
+pub(crate) struct Adopted {
+    inner: std::sync::Arc<Inner>,
+    /// The slot's value to restore, for a fresh state.
+    restore: Option<*const Inner>,
+}
+
+impl Adopted {
+    pub(crate) fn inner(&self) -> &std::sync::Arc<Inner> {
+        &self.inner
+    }
+}
+
+impl Drop for Adopted {
+    fn drop(&mut self) {
+        // Before `inner` is released (fields drop after this), as the
+        // slot's contract requires.
+        if let Some(prev) = self.restore {
+            set_current(prev);
+        }
+    }
+}
+
+/// See [`Adopted`].
+pub(crate) fn adopt() -> Adopted {
+    match current_arc() {
+        Some(inner) => Adopted {
+            inner,
+            restore: None,
+        },
+        None => {
+            let inner = std::sync::Arc::new(Inner::new());
+            inner.set_thread(std::thread::current());
+            let prev = set_current(std::sync::Arc::as_ptr(&inner));
+            Adopted {
+                inner,
+                restore: Some(prev),
+            }
+        }
+    }
+}
+
 pub(crate) fn shield_depth() -> u32 {
     LOCAL.with(|l| l.shield_depth.get())
 }

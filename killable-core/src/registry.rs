@@ -449,6 +449,40 @@ pub fn stalled(min: Duration) -> Vec<ThreadInfo> {
     stuck
 }
 
+/// A [`Killer`] for the calling thread if it is a
+/// [`KillableThread`](crate::KillableThread) (or a scoped one), `None` on
+/// any other thread, including one that is only inside
+/// [`with_timeout`](crate::with_timeout) or
+/// [`CancelToken::run`](crate::CancelToken::run): no killer may reach a
+/// thread that the runtime does not own.
+///
+/// Hand it to code that should be able to stop this thread, such as a
+/// watchdog. On a killable thread it looks the thread up under the
+/// registry's lock, in time linear in the number of killable threads;
+/// elsewhere it reads a thread-local and returns.
+///
+/// # Examples
+///
+/// ```
+/// use killable::KillableThread;
+///
+/// assert!(killable::current().is_none()); // the main thread is not killable
+/// let t = KillableThread::spawn(|| {
+///     let me = killable::current().expect("a killable thread");
+///     me.terminate(); // stops itself at the next checkpoint
+///     loop { killable::checkpoint() }
+/// });
+/// assert!(t.join().unwrap_err().is_terminated());
+/// ```
+pub fn current() -> Option<Killer> {
+    let state = crate::local::with_current(|inner| inner.map(|i| i as *const Inner))?;
+    let entry = lock(&REGISTRY)
+        .values()
+        .find(|e| Arc::as_ptr(&e.state) == state)
+        .cloned();
+    entry.map(Killer::from_entry)
+}
+
 /// Terminates every live killable thread except the caller, and returns how
 /// many were reached.
 ///

@@ -173,28 +173,48 @@ impl HookSlot {
 /// A hook a killer has claimed, to run with no lock held (or drop, which
 /// releases the claim without running it).
 ///
-/// Whoever holds one keeps the state alive until it is dropped: killers
-/// call through a reference to it, and the timer hands an `Arc` along with
-/// it to the hook thread. The hook itself is only called if the claim is
-/// still in the slot when `run` starts; from then on `disarm_hook` waits.
+/// It borrows the state (the timer, handing one to the hook thread, hands
+/// an `Arc` of the state along instead). The hook itself is only called if
+/// the claim is still in the slot when `run` starts; from then on
+/// `disarm_hook` waits.
 #[must_use = "a claimed hook does nothing until it is run"]
-pub struct ClaimedHook {
-    inner: *const Inner,
+pub struct ClaimedHook<'a> {
+    inner: &'a Inner,
     hook: HookPtr,
     kind: KillKind,
     id: u64,
 }
 
-impl ClaimedHook {
+impl ClaimedHook<'_> {
+    /// Extends the borrow of the state to `'static`.
+    ///
+    /// # Safety
+    ///
+    /// The caller must keep the state alive until the result is dropped.
+    pub(crate) unsafe fn detach(self) -> ClaimedHook<'static> {
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: the caller keeps the state alive; the fields are moved out
+        // of a value that will not be dropped.
+        ClaimedHook {
+            inner: unsafe { &*(this.inner as *const Inner) },
+            hook: this.hook,
+            kind: this.kind,
+            id: this.id,
+        }
+    }
+
+    /// Whether this claim belongs to `inner`.
+    pub(crate) fn is_of(&self, inner: &Inner) -> bool {
+        std::ptr::eq(self.inner, inner)
+    }
+
     /// Runs the hook, unless the `interruptible` call that lent it has
     /// returned meanwhile (then the operation needs no unblocking), and
     /// releases the claim (also if the hook panics; the panic goes on to the
     /// caller).
     pub fn run(self) {
         {
-            // SAFETY: the holder keeps the state alive (see the type's docs).
-            let inner = unsafe { &*self.inner };
-            let mut h = lock(&inner.hook);
+            let mut h = lock(&self.inner.hook);
             match h.claim_mut(self.id) {
                 Some(Some(c)) => c.running_on = Some(current_thread_id()),
                 // Withdrawn by `disarm_hook`: `interruptible` has returned.
@@ -208,10 +228,9 @@ impl ClaimedHook {
     }
 }
 
-impl Drop for ClaimedHook {
+impl Drop for ClaimedHook<'_> {
     fn drop(&mut self) {
-        // SAFETY: the holder keeps the state alive (see the type's docs).
-        let inner = unsafe { &*self.inner };
+        let inner = self.inner;
         let mut h = lock(&inner.hook);
         if let Some(c) = h.claim_mut(self.id) {
             *c = None;
@@ -223,13 +242,18 @@ impl Drop for ClaimedHook {
     }
 }
 
-impl std::fmt::Debug for ClaimedHook {
+impl std::fmt::Debug for ClaimedHook<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClaimedHook")
             .field("kind", &self.kind)
             .finish_non_exhaustive()
     }
 }
+
+/// Signals the owner's I/O wake fd (see `io`): registered by the owner's
+/// first killable I/O wait, called by killers after the unpark, outside
+/// every lock, like the unpark itself.
+pub(crate) type Waker = std::sync::Arc<dyn Fn() + Send + Sync>;
 
 /// A cancel scope on this thread's stack of `with_timeout` calls.
 struct CancelScope {
@@ -251,15 +275,17 @@ struct Locked {
     thread: Option<Thread>,
     /// Threads parked in a join of this thread, unparked when it finishes.
     joiners: Vec<Thread>,
-    /// Since when a kill has waited for the thread: set when `pending` turns
-    /// non-zero and again at each delivery that leaves something pending,
-    /// `None` while nothing is. For `registry::stalled`; outside the protocol.
-    pending_since: Option<Instant>,
+    /// Called by kills after the unpark, if set.
+    waker: Option<Waker>,
     /// Set by [`Inner::mark_ended`]: the OS thread has run all the code it
     /// ever will, thread-local destructors included.
     ended: bool,
     /// Threads waiting for `ended`, unparked when it is set.
     end_waiters: Vec<Thread>,
+    /// Since when a kill has waited for the thread: set when `pending` turns
+    /// non-zero and again at each delivery that leaves something pending,
+    /// `None` while nothing is. For `registry::stalled`; outside the protocol.
+    pending_since: Option<Instant>,
 }
 
 /// The shared state of one killable thread.
@@ -304,9 +330,10 @@ impl Inner {
                 counted: false,
                 thread: None,
                 joiners: Vec::new(),
-                pending_since: None,
+                waker: None,
                 ended: false,
                 end_waiters: Vec::new(),
+                pending_since: None,
             }),
             hook: Mutex::new(HookSlot::default()),
             hook_done: Condvar::new(),
@@ -316,6 +343,18 @@ impl Inner {
     /// Records the thread to unpark on kills. Called by the owner first thing.
     pub fn set_thread(&self, thread: Thread) {
         lock(&self.locked).thread = Some(thread);
+    }
+
+    /// Registers `waker` to be called by every kill from now on, unless one
+    /// is registered already. The owner tests for a kill after this and
+    /// before it sleeps, as with the unpark: a kill recorded before the
+    /// registration is seen by that test (both take `locked`), one recorded
+    /// after it calls the waker.
+    pub(crate) fn set_waker(&self, waker: &Waker) {
+        let mut l = lock(&self.locked);
+        if l.waker.is_none() {
+            l.waker = Some(waker.clone());
+        }
     }
 
     /// The pending bits, for the owner's lock-free test. Acquire pairs with
@@ -402,7 +441,7 @@ impl Inner {
 
     /// [`terminate`](Self::terminate), handing the armed hook back to the
     /// caller instead of running it (the timer thread runs none itself).
-    pub fn terminate_claiming(&self) -> (bool, Option<ClaimedHook>) {
+    pub fn terminate_claiming(&self) -> (bool, Option<ClaimedHook<'_>>) {
         {
             let mut l = lock(&self.locked);
             if !KILLS_UNWIND || l.finished {
@@ -448,7 +487,7 @@ impl Inner {
 
     /// [`expire_scope`](Self::expire_scope), handing the armed hook back to
     /// the caller instead of running it. Called by the timer thread.
-    pub fn expire_scope_claiming(&self, id: u64) -> Option<ClaimedHook> {
+    pub fn expire_scope_claiming(&self, id: u64) -> Option<ClaimedHook<'_>> {
         {
             let mut l = lock(&self.locked);
             if !KILLS_UNWIND || l.finished {
@@ -510,21 +549,6 @@ impl Inner {
         Delivery::Nothing
     }
 
-    /// The owner is taking a kill: what is still pending after it (terminate
-    /// stays, more raises may be queued) waits from now on. Delivery path
-    /// only, never a checkpoint's fast path.
-    fn answered(&self, l: &mut Locked) {
-        if l.pending_since.is_some() {
-            l.pending_since = Some(Instant::now());
-        }
-    }
-
-    /// Since when a kill has waited for the owner to reach a checkpoint that
-    /// delivers it (or the last delivery, if one is still pending after it).
-    pub(crate) fn pending_since(&self) -> Option<Instant> {
-        lock(&self.locked).pending_since
-    }
-
     /// What a checkpoint delivers while the thread is unwinding, inside a
     /// scope opened during that unwind: the outermost expired scope among
     /// those opened while unwinding. Every one of them sits inside the
@@ -559,6 +583,21 @@ impl Inner {
                 .any(|s| s.unwinding && s.expired)
     }
 
+    /// The owner is taking a kill: what is still pending after it (terminate
+    /// stays, more raises may be queued) waits from now on. Delivery path
+    /// only, never a checkpoint's fast path.
+    fn answered(&self, l: &mut Locked) {
+        if l.pending_since.is_some() {
+            l.pending_since = Some(Instant::now());
+        }
+    }
+
+    /// Since when a kill has waited for the owner to reach a checkpoint that
+    /// delivers it (or the last delivery, if one is still pending after it).
+    pub(crate) fn pending_since(&self) -> Option<Instant> {
+        lock(&self.locked).pending_since
+    }
+
     /// Called once by the owner when its body has returned or unwound (or
     /// for a spawn that failed): from now on kills are refused, and joiners
     /// waiting for this are woken. Returns the raises still queued, for the
@@ -571,6 +610,7 @@ impl Inner {
             l.scopes.clear();
             self.update(&mut l, 0, TERMINATE | DEADLINE | RAISE);
             l.thread = None;
+            l.waker = None;
             (
                 std::mem::take(&mut l.raises),
                 std::mem::take(&mut l.joiners),
@@ -635,30 +675,38 @@ impl Inner {
     }
 
     /// Wakes the owner after a kill was recorded: unpark for killable waits,
-    /// then the interrupt hook for `interruptible`, run on this thread.
+    /// the waker for killable I/O, then the interrupt hook for
+    /// `interruptible`, run on this thread.
     fn wake(&self, kind: KillKind) {
         if let Some(hook) = self.unpark_and_claim(kind) {
             hook.run();
         }
     }
 
-    /// Unparks the owner and claims its armed hook, if one is armed and has
-    /// not fired, for the caller to run with no lock held.
-    fn unpark_and_claim(&self, kind: KillKind) -> Option<ClaimedHook> {
+    /// Unparks the owner, calls its I/O waker, and claims its armed hook,
+    /// if one is armed and has not fired, for the caller to run with no lock
+    /// held.
+    fn unpark_and_claim(&self, kind: KillKind) -> Option<ClaimedHook<'_>> {
         // The guard is dropped before the unpark (an `if let` on the lock
         // would hold it through the block): the woken owner's first step
         // takes this lock, and on a shared core it runs at once, finds the
         // lock held and blocks again.
-        let owner = lock(&self.locked).thread.clone();
+        let (owner, waker) = {
+            let l = lock(&self.locked);
+            (l.thread.clone(), l.waker.clone())
+        };
         if let Some(t) = owner {
             t.unpark();
+        }
+        if let Some(w) = waker {
+            w();
         }
         let mut h = lock(&self.hook);
         self.claim(&mut h, kind)
     }
 
     /// Claims the armed hook if it has not fired (at most once per arming).
-    fn claim(&self, h: &mut HookSlot, kind: KillKind) -> Option<ClaimedHook> {
+    fn claim(&self, h: &mut HookSlot, kind: KillKind) -> Option<ClaimedHook<'_>> {
         let id = h.next_claim;
         let level = h.levels.last_mut().filter(|l| !l.fired)?;
         level.fired = true;

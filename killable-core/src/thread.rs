@@ -49,15 +49,21 @@ impl Killer {
     /// [`JoinError::Raised`] carries otherwise.
     ///
     /// Raises are edge-triggered and queued: several raises before delivery
-    /// are delivered in order, one per checkpoint. A raise accepted but not
-    /// yet delivered when the thread returns is dropped with the thread's
-    /// state.
+    /// are delivered in order, one per checkpoint, up to
+    /// [`MAX_QUEUED_RAISES`](crate::MAX_QUEUED_RAISES) waiting at a time. A
+    /// raise accepted but never delivered, because the thread returned
+    /// first or [`terminate`](Self::terminate) overtook it, is dropped on
+    /// that thread as it exits, before its join returns; a panic in its
+    /// `Drop` is caught and counted by
+    /// [`registry::drop_panics`](crate::registry::drop_panics), and does not
+    /// change the thread's result.
     ///
     /// # Errors
     ///
     /// Hands `exc` back if it was not accepted: the thread has finished, it is
-    /// being terminated (termination wins), or this build uses
-    /// `panic = "abort"` (where a kill cannot unwind).
+    /// being terminated (termination wins), it already has
+    /// [`MAX_QUEUED_RAISES`](crate::MAX_QUEUED_RAISES) raises waiting, or
+    /// this build uses `panic = "abort"` (where a kill cannot unwind).
     ///
     /// # Examples
     ///
@@ -233,8 +239,8 @@ impl<T> KillableThread<T> {
     ///
     /// # Errors
     ///
-    /// Hands `exc` back if it was not accepted (the thread has finished or is
-    /// being terminated).
+    /// Hands `exc` back if it was not accepted (the thread has finished, is
+    /// being terminated, or has a full queue of raises).
     ///
     /// # Examples
     ///
@@ -696,11 +702,10 @@ pub(crate) fn run<T>(
             at,
             Box::new(move || {
                 if let Some(e) = weak.upgrade() {
-                    let (_, hook) = e.state.terminate_claiming();
-                    crate::trace::deadline_fired();
-                    if let Some(hook) = hook {
+                    if let (_, Some(hook)) = e.state.terminate_claiming() {
                         timer::run_hook_later(hook, e.state.clone());
                     }
+                    crate::trace::deadline_fired();
                 }
             }),
         )

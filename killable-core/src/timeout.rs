@@ -94,15 +94,8 @@ pub fn with_deadline<R>(deadline: Instant, f: impl FnOnce() -> R) -> Result<R, T
         // Under `panic = "abort"` a deadline could only abort the process.
         return Ok(f());
     }
-    let (inner, _adhoc) = match local::current_arc() {
-        Some(inner) => (inner, None),
-        None => {
-            let inner = Arc::new(Inner::new());
-            inner.set_thread(std::thread::current());
-            let adhoc = AdHoc(local::set_current(Arc::as_ptr(&inner)));
-            (inner, Some(adhoc))
-        }
-    };
+    let adopted = local::adopt();
+    let inner = adopted.inner();
     let id = timer::next_id();
     let expired = deadline <= Instant::now();
     // Opened in a destructor during an unwind: its own expiry may unwind `f`
@@ -114,22 +107,21 @@ pub fn with_deadline<R>(deadline: Instant, f: impl FnOnce() -> R) -> Result<R, T
         local::enter_unwinding_scope();
     }
     let key = (!expired).then(|| {
-        let weak = Arc::downgrade(&inner);
+        let weak = Arc::downgrade(inner);
         timer::schedule(
             deadline,
             Box::new(move || {
                 if let Some(inner) = weak.upgrade() {
-                    let hook = inner.expire_scope_claiming(id);
-                    crate::trace::deadline_fired();
-                    if let Some(hook) = hook {
-                        timer::run_hook_later(hook, inner);
+                    if let Some(hook) = inner.expire_scope_claiming(id) {
+                        timer::run_hook_later(hook, inner.clone());
                     }
+                    crate::trace::deadline_fired();
                 }
             }),
         )
     });
     let scope = Close {
-        inner: &inner,
+        inner,
         id,
         key,
         unwinding,
@@ -165,12 +157,3 @@ impl Drop for Close<'_> {
     }
 }
 
-/// Makes a plain thread non-killable again when its outermost scope ends.
-/// Dropped before the ad-hoc state's `Arc`, which is declared first.
-struct AdHoc(*const Inner);
-
-impl Drop for AdHoc {
-    fn drop(&mut self) {
-        local::set_current(self.0);
-    }
-}

@@ -147,15 +147,9 @@ struct HookQueue {
 /// A claimed hook and the state it belongs to, kept alive until the hook
 /// has run (`hook` is dropped first, as fields drop in order).
 struct Deferred {
-    hook: ClaimedHook,
+    hook: ClaimedHook<'static>,
     _inner: std::sync::Arc<Inner>,
 }
-
-// SAFETY: `ClaimedHook` points to the state, which is `Sync` and kept alive
-// by the `Arc` next to it, and to a `Send + Sync` hook, which it calls only
-// while its claim is marked running, so the lending `interruptible` call
-// waits for it from whichever thread runs it.
-unsafe impl Send for Deferred {}
 
 static HOOKS: LazyLock<Hooks> = LazyLock::new(|| Hooks {
     queue: Mutex::new(HookQueue {
@@ -168,9 +162,12 @@ static HOOKS: LazyLock<Hooks> = LazyLock::new(|| Hooks {
 /// Runs a hook claimed by the timer thread on the hook thread, so that the
 /// timer thread never waits for user code. If the OS refuses that thread,
 /// runs it here instead: a late deadline beats a lost wake-up.
-pub(crate) fn run_hook_later(hook: ClaimedHook, inner: std::sync::Arc<Inner>) {
+pub(crate) fn run_hook_later(hook: ClaimedHook<'_>, inner: std::sync::Arc<Inner>) {
+    assert!(hook.is_of(&inner), "killable: a hook is run with its own state");
     let deferred = Deferred {
-        hook,
+        // SAFETY: `inner`, stored next to it, keeps the state alive until
+        // the hook is dropped.
+        hook: unsafe { hook.detach() },
         _inner: inner,
     };
     let mut q = lock(&HOOKS.queue);

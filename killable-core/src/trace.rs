@@ -115,8 +115,9 @@ mod on {
     #[inline(always)]
     pub(crate) fn exit<T>(_: &Result<T, JoinError>) {}
     #[inline(always)]
-    pub(crate) fn deadline_fired() {}
     pub(crate) fn drop_panicked() {}
+    #[inline(always)]
+    pub(crate) fn deadline_fired() {}
 }
 
 pub(crate) use on::*;

@@ -1,4 +1,5 @@
-//! Loom models of the cross-thread kill protocol (`killable-core/src/state.rs`).
+//! Loom models of the cross-thread kill protocol (`killable-core/src/state.rs`)
+//! and of cancel tokens (`killable-core/src/token.rs`).
 //!
 //! Not part of the default test run. Run them with:
 //!
@@ -36,7 +37,7 @@
 
 use std::sync::atomic::Ordering::SeqCst;
 
-use killable_core::__loom::{Delivery, Inner, Kill, KillKind, PENDING_THREADS, TERMINATE};
+use killable_core::__loom::{Delivery, Inner, Kill, KillKind, Node, PENDING_THREADS, TERMINATE};
 use loom::sync::atomic::{AtomicBool, AtomicUsize};
 use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread;
@@ -551,6 +552,113 @@ fn terminate_vs_failed_spawn() {
             killer.join().unwrap(),
             "an unfinished state accepts terminate"
         );
+        assert_eq!(pending_threads(), 0);
+    });
+}
+
+/// A cancel token's node and a thread's state, as `CancelToken::run` holds
+/// them (`std` `Arc`s: the token keeps its runners' states in them), not
+/// dropped while a failing model unwinds (see [`Shared`]).
+struct Run(Option<(std::sync::Arc<Node>, std::sync::Arc<Inner>)>);
+
+impl Run {
+    fn new() -> Run {
+        Run(Some((
+            std::sync::Arc::new(Node::new()),
+            std::sync::Arc::new(Inner::new()),
+        )))
+    }
+    fn node(&self) -> &std::sync::Arc<Node> {
+        &self.0.as_ref().expect("present until dropped").0
+    }
+    fn inner(&self) -> &std::sync::Arc<Inner> {
+        &self.0.as_ref().expect("present until dropped").1
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            std::mem::forget(self.0.take());
+        }
+    }
+}
+
+/// `cancel` versus a thread entering and leaving `run`: a run that enters
+/// after the cancel completed is refused or sees it at its first
+/// checkpoint; one that enters and passes its checkpoint before the cancel
+/// leaves with nothing pending, and so does every path. Catches: opening
+/// the scope after registering it (the cancel finds the registration, no
+/// scope to expire, and is lost); testing `cancelled` outside the node's
+/// lock; `leave` not closing the scope.
+#[test]
+fn cancel_vs_entering_and_leaving_run() {
+    loom::model(|| {
+        let run = std::sync::Arc::new(Run::new());
+        let cancel_done = Arc::new(AtomicBool::new(false));
+        let owner = {
+            let (run, cancel_done) = (run.clone(), cancel_done.clone());
+            thread::spawn(move || {
+                let (node, inner) = (run.node(), run.inner());
+                if !node.enter(inner, 1, false) {
+                    assert!(node.is_cancelled(), "refused only when cancelled");
+                    assert_eq!(inner.pending(), 0, "a refused run opens nothing");
+                    return;
+                }
+                let done_before = cancel_done.load(SeqCst);
+                let delivered = match checkpoint(inner, true) {
+                    Some(Kill::Deadline(1)) => true,
+                    None => false,
+                    Some(other) => panic!("unexpected delivery {other:?}"),
+                };
+                assert!(
+                    delivered || !done_before,
+                    "a cancel completed before the checkpoint is delivered there"
+                );
+                node.leave(inner, 1);
+                assert_eq!(inner.pending(), 0, "a run leaves nothing pending");
+            })
+        };
+        run.node().cancel();
+        cancel_done.store(true, SeqCst);
+        owner.join().unwrap();
+        assert!(run.node().is_cancelled());
+        assert_eq!(
+            run.inner().pending(),
+            0,
+            "a cancel after leaving reaches nothing"
+        );
+        drop(run);
+        assert_eq!(pending_threads(), 0);
+    });
+}
+
+/// A child made while its parent is being cancelled is cancelled either
+/// way, and a run under it is reached. Catches: registering the child
+/// without testing the parent's mark under its lock.
+#[test]
+fn child_vs_parent_cancel() {
+    loom::model(|| {
+        let parent = std::sync::Arc::new(Node::new());
+        let maker = {
+            let parent = parent.clone();
+            thread::spawn(move || {
+                let child = parent.child();
+                let run = Run(Some((child, std::sync::Arc::new(Inner::new()))));
+                if run.node().enter(run.inner(), 1, false) {
+                    run.node().leave(run.inner(), 1);
+                }
+                run
+            })
+        };
+        parent.cancel();
+        let run = maker.join().unwrap();
+        assert!(
+            run.node().is_cancelled(),
+            "the parent's cancel reached the child"
+        );
+        assert_eq!(run.inner().pending(), 0);
+        drop(run);
         assert_eq!(pending_threads(), 0);
     });
 }

@@ -258,15 +258,31 @@ impl Instrument {
     /// Input: `{ #![inner] s1; s2 }`  Output: `{ #![inner] CP; s1'; s2' }`
     /// Inner attributes live outside `stmts` in syn, so index 0 is after them.
     ///
-    /// The check stays at entry even when the body is straight-line code or starts with a
-    /// base case (`if n < 2 { return n; }`): code that is not instrumented may call the
-    /// function in a loop (a C library driving an `extern "C-unwind"` callback, `sort_by`
-    /// calling a comparator), and this check is then the only one in that loop. Moving it
-    /// past the base case of a recursive `fib` measured 1.17x instead of 1.45x, at that cost.
+    /// A *leaf* body, one that makes no call (other than the cheap methods, constructors and
+    /// primitive conversions `scan` does not count) and runs no macro, gets no entry check:
+    /// without a call it cannot recurse, and its own loops carry their own checks, so its
+    /// running time between checks is bounded without one. Every recursive cycle contains a
+    /// call, so each fn on it keeps its check. The cost: a leaf fn driven in a loop by code
+    /// that is not instrumented (a `sort_by` comparator passed as a fn item, a C library
+    /// calling an `extern "C-unwind"` callback) adds no check to that loop; the kill lands
+    /// when the driving call returns to instrumented code, as after any other call of
+    /// code without checkpoints.
     ///
     /// Leading items (`use`, `const`, a nested `fn`) stay first, so the check does not make
     /// clippy's `items_after_statements` fire on a body that had no statement before them.
     fn fn_body(&mut self, block: &mut Block) {
+        if scan::block(block).calls {
+            self.closure_body(block);
+        } else {
+            self.visit_block_mut(block);
+        }
+    }
+
+    /// Input: `{ s1; s2 }` as a closure body  Output: `{ CP; s1'; s2' }` (after leading items)
+    /// Closures keep the check even when straight-line: std's adapters and consumers call
+    /// them in loops of their own, where this check is the only one (`chain` decides when
+    /// the source's chunk checks make it redundant).
+    fn closure_body(&mut self, block: &mut Block) {
         self.visit_block_mut(block);
         let items = block
             .stmts
@@ -391,7 +407,7 @@ impl VisitMut for Instrument {
         }
         match &mut *c.body {
             Expr::Block(b) if b.label.is_none() && b.attrs.is_empty() => {
-                self.fn_body(&mut b.block);
+                self.closure_body(&mut b.block);
             }
             body => {
                 self.visit_expr_mut(body);
@@ -529,7 +545,6 @@ mod tests {
             ),
             quote!(
                 fn f() {
-                    ::killable::__private::checkpoint();
                     let g = |x| {
                         ::killable::__private::checkpoint();
                         x + 1
@@ -568,6 +583,69 @@ mod tests {
                     g();
                     ::killable::__private::checkpoint();
                     h();
+                }
+            ),
+        );
+    }
+
+    #[test]
+    fn leaf_fns_get_no_entry_check() {
+        // No call and no macro: straight-line code, or loops with their own checks.
+        same(
+            quote!(
+                fn leaf(x: u64) -> u64 {
+                    let y = x.wrapping_mul(3);
+                    let _o = Some(y);
+                    y.rotate_left(5) ^ u64::from(x > 9)
+                }
+            ),
+            quote!(
+                fn leaf(x: u64) -> u64 {
+                    let y = x.wrapping_mul(3);
+                    let _o = Some(y);
+                    y.rotate_left(5) ^ u64::from(x > 9)
+                }
+            ),
+        );
+        same(
+            quote!(
+                fn spin(mut n: u32) -> u32 {
+                    while n > 1 {
+                        n -= 1;
+                    }
+                    n
+                }
+            ),
+            quote!(
+                fn spin(mut n: u32) -> u32 {
+                    while n > 1 {
+                        ::killable::__private::checkpoint();
+                        n -= 1;
+                    }
+                    n
+                }
+            ),
+        );
+        // A call anywhere, even in a loop or a tail expression, keeps the entry check: it may
+        // be a (mutually) recursive one.
+        same(
+            quote!(
+                fn fib(n: u64) -> u64 {
+                    if n < 2 {
+                        n
+                    } else {
+                        fib(n - 1) + fib(n - 2)
+                    }
+                }
+            ),
+            quote!(
+                fn fib(n: u64) -> u64 {
+                    ::killable::__private::checkpoint();
+                    if n < 2 {
+                        n
+                    } else {
+                        fib(n - 1) + fib(n - 2)
+                    }
                 }
             ),
         );
@@ -667,7 +745,6 @@ mod tests {
             ),
             quote!(
                 fn f() {
-                    ::killable::__private::checkpoint();
                     let a = [0u8; { N + size() }];
                     let b = const { size() };
                 }
@@ -689,7 +766,6 @@ mod tests {
             out.to_string(),
             quote!(
                 fn f() {
-                    my::k::__private::checkpoint();
                     loop {
                         my::k::__private::checkpoint();
                     }
@@ -703,12 +779,12 @@ mod tests {
     fn impl_and_trait_members() {
         same(
             quote!(impl T for S {
-                fn a(&self) {}
+                fn a(&self) { g() }
                 const fn b() {}
                 #[killable] fn c() {}
             }),
             quote!(impl T for S {
-                fn a(&self) { ::killable::__private::checkpoint(); }
+                fn a(&self) { ::killable::__private::checkpoint(); g() }
                 const fn b() {}
                 #[killable] fn c() {}
             }),
@@ -716,7 +792,9 @@ mod tests {
         same(
             quote!(
                 trait T {
-                    fn a(&self) {}
+                    fn a(&self) {
+                        g();
+                    }
                     fn b(&self);
                 }
             ),
@@ -724,6 +802,7 @@ mod tests {
                 trait T {
                     fn a(&self) {
                         ::killable::__private::checkpoint();
+                        g();
                     }
                     fn b(&self);
                 }

@@ -71,11 +71,28 @@
 //! `'__killable_chunks`) are
 //! hygienic: your code cannot see them, and yours cannot clash with them.
 //!
+//! # The latency promise
+//!
+//! Once a kill is pending for a thread running `#[killable]` code, the thread reaches a
+//! checkpoint after at most:
+//!
+//! - the rest of one loop iteration, or of one chunk of at most 1024 iterations of a
+//!   straight-line loop body or iterator chain (see strip-mining below);
+//! - the rest of the one call it is in of a function without checkpoints (std, another crate,
+//!   a leaf fn, a closure's callee): a check follows every statement that calls, except where
+//!   the next check is a bounded amount of straight-line code away;
+//! - a bounded amount of straight-line code: no loop and no recursion run without a check,
+//!   since every loop body starts with one and every fn that makes a call (every fn on a
+//!   recursive cycle does) checks at entry.
+//!
+//! The checks below are the fewest this crate found that keep the promise; each one it
+//! leaves out is listed with the reason the promise still holds.
+//!
 //! # Where checkpoints go
 //!
 //! | where | why |
 //! | --- | --- |
-//! | fn entry (after inner attributes such as `#![allow(..)]`) | loop-free recursion is killable |
+//! | fn entry (after inner attributes such as `#![allow(..)]`), when the body calls something | loop-free recursion is killable: every recursive cycle contains a call |
 //! | the head of every loop body: `loop`, `while`, `while let`, `for`, labeled or not, in statement or expression position (`let v = loop { … }`) | every iteration passes a check |
 //! | after every statement that contains a call, method call or macro call | a long callee that is not itself killable is caught as soon as it returns |
 //! | the entry of every closure in the body (`\|x\| x + 1` becomes `\|x\| { checkpoint(); x + 1 }`), except straight-line closures in an iterator chain over a std source, whose source is checked once per chunk of items instead (see below) | iterator chains run their loops inside std, where only the closures and the source are ours |
@@ -90,6 +107,15 @@
 //!
 //! ## Checks it leaves out, and why
 //!
+//! - **At the entry of a leaf fn**, one whose body makes no call and runs no macro (the cheap
+//!   methods, constructors and conversions below do not count; loops may be there, with their
+//!   own checks): without a call it cannot recurse, so its running time up to its first loop
+//!   check, or to its return, is bounded. The cost: a leaf fn item that code without
+//!   checkpoints calls in a loop (`v.sort_by(cmp)` with `fn cmp` annotated, a C library
+//!   driving an `extern "C-unwind"` callback) adds no check to that loop, and the kill lands
+//!   when that call returns to annotated code, like any other call of code without
+//!   checkpoints. A fn that recurses only through an operator of its own type (`+` calling
+//!   `Add::add`, `Index`, `Deref`) is judged a leaf: write `killable::checkpoint();` in it.
 //! - **After the last statement of a block** (whether or not it is a tail expression): control
 //!   leaves the block right after it, and the statement that encloses the block contains the
 //!   same call, so the check after that statement (or the loop head's) comes next. In the fn
@@ -292,7 +318,7 @@ mod strip;
 mod validate;
 
 /// Makes a function (or every method of an `impl` block or a `trait`) killable by inserting
-/// checkpoints: at fn entry, at the head of every loop body, after every statement that calls
+/// checkpoints: at the entry of every fn that calls something, at the head of every loop body, after every statement that calls
 /// something, and at the entry of every closure; cheap `for` loops, and iterator chains over
 /// std sources with straight-line closures, are checked once per chunk of 1024 items.
 ///

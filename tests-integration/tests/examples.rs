@@ -16,7 +16,14 @@ use std::time::{Duration, Instant};
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The examples this file runs: the facade's and this package's.
-const EXAMPLES: &[&str] = &["quickstart", "timeout_compute", "worker_pool", "watchdog"];
+const EXAMPLES: &[&str] = &[
+    "quickstart",
+    "timeout_compute",
+    "worker_pool",
+    "watchdog",
+    "cancel_rayon",
+    "cancel_tokio",
+];
 
 /// `<target>/<profile>/examples/<name>`, built if needed.
 fn example(name: &str) -> PathBuf {
@@ -253,4 +260,32 @@ fn watchdog() {
         "{out}"
     );
     assert_has(&out, "the worker returned normally");
+}
+
+#[test]
+fn cancel_rayon() {
+    let out = run("cancel_rayon", &[]);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("cancelled par_iter returned after "))
+        .unwrap_or_else(|| panic!("no timing line in:\n{out}"));
+    let took = line
+        .strip_prefix("cancelled par_iter returned after ")
+        .and_then(|s| s.split(" (").next())
+        .and_then(millis)
+        .unwrap_or_else(|| panic!("no duration in {line:?}"));
+    // Uncancelled it would take about 6.4 s.
+    assert!(took < 1600.0, "{line}");
+    assert_has(
+        &out,
+        "second par_iter on the same pool: 64 items, correct = true",
+    );
+}
+
+#[test]
+fn cancel_tokio() {
+    let out = run("cancel_tokio", &[]);
+    assert_has(&out, "timeout fired: true");
+    assert_has(&out, "blocking work stopped ");
+    assert_has(&out, "next blocking job on the same runtime: Ok(5050)");
 }

@@ -29,6 +29,13 @@
 //! function (see `lints`): on the fixture crates of `xtask/lint-fixtures/` (offline, in
 //! `.ci/run`), or on real crates downloaded as for `robustness` (the same default set).
 //!
+//! ```text
+//! cargo run --release --manifest-path xtask/Cargo.toml -- realbench [--rounds N] [--trials N] [WORKLOAD ...]
+//! ```
+//! The overhead of `#[killable]` on real code nobody here wrote (see `realbench`): pinned
+//! crates from crates.io, pristine and with every eligible fn annotated, linked into one
+//! binary, their workloads timed side by side; then kill latency inside the annotated code.
+//!
 //! Work happens under `target/xtask/` of the repository; nothing here is part of
 //! `cargo test --workspace`.
 
@@ -40,6 +47,7 @@ use std::process::{Command, ExitCode};
 #[path = "../../killable-macros/src/edition2015.rs"]
 mod edition2015;
 mod lints;
+mod realbench;
 mod rewrite;
 
 /// Well-tested crates nobody here wrote: `memchr` for SIMD and code gated by `#[cfg]` on
@@ -65,8 +73,10 @@ fn main() -> ExitCode {
             Some("--crates") => lint_crates(&args[2..]),
             Some(other) => Err(format!("unknown argument {other}")),
         },
+        Some("realbench") => realbench::realbench(&args[1..]),
         _ => Err(
-            "usage: xtask robustness [CRATE ...] | xtask editions | xtask lints [--crates [CRATE ...]]"
+            "usage: xtask robustness [CRATE ...] | xtask editions | xtask lints [--crates [CRATE ...]] \
+             | xtask realbench [ARGS ...]"
                 .to_owned(),
         ),
     };
@@ -92,7 +102,7 @@ pub(crate) fn work_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn run(cmd: &mut Command) -> Result<String, String> {
+pub(crate) fn run(cmd: &mut Command) -> Result<String, String> {
     eprintln!("+ {cmd:?}");
     let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
     let text = format!(
@@ -220,7 +230,7 @@ fn robustness(names: &[String]) -> Result<(), String> {
     }
 }
 
-fn find_vendored(vendor: &Path, name: &str) -> Result<PathBuf, String> {
+pub(crate) fn find_vendored(vendor: &Path, name: &str) -> Result<PathBuf, String> {
     let mut found: Vec<PathBuf> = fs::read_dir(vendor)
         .map_err(|e| e.to_string())?
         .filter_map(Result::ok)
