@@ -1162,3 +1162,186 @@ fn a_with_timeout_inside_a_hook_still_expires() {
         assert!(join_in_time(target).unwrap_err().is_terminated());
     });
 }
+
+// ---------------------------------------------------------------------------
+// More races.
+
+/// Many raisers at once against a thread that catches some and exits: every
+/// value is delivered, handed back, or dropped before join returns.
+#[test]
+fn many_raisers_racing_a_short_thread_lose_no_value() {
+    isolated("many_raisers_racing_a_short_thread_lose_no_value", || {
+        for round in 0..100u64 {
+            let t = KillableThread::spawn(move || {
+                let mut caught = 0u64;
+                for _ in 0..round * 3 {
+                    if catch::<Tracked, _, _>(checkpoint).is_err() {
+                        caught += 1;
+                    }
+                }
+                caught
+            });
+            let k = t.killer();
+            let go = Arc::new(Barrier::new(4));
+            let raisers: Vec<_> = (0..3)
+                .map(|r| {
+                    let k = k.clone();
+                    let go = go.clone();
+                    std::thread::spawn(move || {
+                        go.wait();
+                        let mut accepted = 0u64;
+                        for i in 0..40 {
+                            match k.raise(Tracked::new(r * 100 + i)) {
+                                Ok(()) => accepted += 1,
+                                Err(v) => assert_eq!(v.0, r * 100 + i, "handed back intact"),
+                            }
+                        }
+                        accepted
+                    })
+                })
+                .collect();
+            go.wait();
+            let accepted: u64 = raisers.into_iter().map(|r| r.join().unwrap()).sum();
+            match join_in_time(t) {
+                Ok(caught) => assert!(caught <= accepted),
+                Err(e) => drop(e.downcast_raised::<Tracked>().expect("only raises")),
+            }
+            assert_eq!(LIVE.load(SeqCst), 0, "round {round}: a value outlived join");
+        }
+    });
+}
+
+/// Scoped children that keep spawning siblings while the parent is killed:
+/// the scope's wait still ends.
+#[test]
+fn children_spawning_siblings_while_the_parent_is_killed() {
+    isolated("children_spawning_siblings_while_the_parent_is_killed", || {
+        for _ in 0..20 {
+            let (tx, rx) = mpsc::channel();
+            let t = KillableThread::spawn(move || {
+                scope(|s| {
+                    fn breed<'s, 'e>(s: &'s killable::Scope<'s, 'e>, depth: u32) {
+                        if depth < 6 {
+                            let _ = s.spawn(move || breed(s, depth + 1));
+                            let _ = s.spawn(move || breed(s, depth + 1));
+                        }
+                        spin()
+                    }
+                    let _ = s.spawn(move || breed(s, 0));
+                    tx.send(()).unwrap();
+                    spin()
+                })
+            });
+            rx.recv().unwrap();
+            std::thread::sleep(Duration::from_millis(5));
+            t.terminate();
+            assert!(join_in_time(t).unwrap_err().is_terminated());
+        }
+    });
+}
+
+/// Killable writes racing raises: the writer catches each raise and writes
+/// on from where its calls said it was; the reader sees every byte once.
+#[cfg(unix)]
+#[test]
+fn io_writes_racing_raises_keep_every_byte() {
+    use std::io::{Read, Write};
+    isolated("io_writes_racing_raises_keep_every_byte", || {
+        const TOTAL: usize = 2_000_000;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        let (ready_tx, ready) = mpsc::channel::<()>();
+        let writer = KillableThread::spawn(move || {
+            let mut conn = killable::io::Killable::new(client);
+            let data: Vec<u8> = (0..TOTAL).map(|i| (i % 251) as u8).collect();
+            let mut at = 0;
+            let mut caught = 0u64;
+            ready_tx.send(()).unwrap();
+            while at < TOTAL {
+                let end = (at + 100_000).min(TOTAL);
+                match catch::<u64, _, _>(|| conn.write(&data[at..end])) {
+                    Ok(n) => at += n.unwrap(),
+                    Err(_) => caught += 1,
+                }
+            }
+            caught
+        });
+        ready.recv().unwrap();
+        let k = writer.killer();
+        let raiser = std::thread::spawn(move || {
+            let mut sent = 0u64;
+            for i in 0..300u64 {
+                if k.raise(i).is_ok() {
+                    sent += 1;
+                }
+                std::thread::sleep(Duration::from_micros(100));
+            }
+            sent
+        });
+        let mut got = Vec::with_capacity(TOTAL);
+        let mut buf = vec![0u8; 8192];
+        while got.len() < TOTAL {
+            // slow reader, so the writer blocks on a full socket
+            if got.len() % 7 == 0 {
+                std::thread::sleep(Duration::from_micros(50));
+            }
+            let n = server.read(&mut buf).unwrap();
+            assert!(n > 0, "eof early at {}", got.len());
+            got.extend_from_slice(&buf[..n]);
+        }
+        let sent = raiser.join().unwrap();
+        let caught = match join_in_time(writer) {
+            Ok(c) => c,
+            Err(e) => panic!("{e:?}"),
+        };
+        println!("{sent} raises accepted, {caught} caught during writes");
+        for (i, b) in got.iter().enumerate() {
+            assert_eq!(*b, (i % 251) as u8, "byte {i} lost or duplicated");
+        }
+    });
+}
+
+/// Killable accepts racing raises: no connection is lost.
+#[cfg(unix)]
+#[test]
+fn io_accepts_racing_raises_lose_no_connection() {
+    isolated("io_accepts_racing_raises_lose_no_connection", || {
+        const N: usize = 200;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let acceptor = KillableThread::spawn(move || {
+            let l = killable::io::Killable::new(listener);
+            let mut conns = Vec::new();
+            let mut caught = 0u64;
+            while conns.len() < N {
+                match catch::<u64, _, _>(|| l.accept()) {
+                    Ok(c) => conns.push(c.unwrap().0),
+                    Err(_) => caught += 1,
+                }
+            }
+            (conns.len(), caught)
+        });
+        let k = acceptor.killer();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s2 = stop.clone();
+        let raiser = std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !s2.load(SeqCst) {
+                let _ = k.raise(i);
+                i += 1;
+                std::thread::sleep(Duration::from_micros(30));
+            }
+        });
+        let mut clients = Vec::new();
+        for _ in 0..N {
+            clients.push(std::net::TcpStream::connect(addr).unwrap());
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        let (n, caught) = join_in_time(acceptor).unwrap();
+        stop.store(true, SeqCst);
+        raiser.join().unwrap();
+        println!("{caught} raises caught during accepts");
+        assert_eq!(n, N);
+    });
+}
