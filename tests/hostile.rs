@@ -440,7 +440,9 @@ fn op_killing_its_own_thread_runs_the_hook_there_without_deadlock() {
                         me.terminate();
                         2
                     },
-                    || checkpoint(), // delivers terminate inside the hook, inside op
+                    // the hook runs on this thread, inside op: its checkpoint
+                    // defers the kill, which lands when op returns
+                    checkpoint,
                 );
                 unreachable!("terminated")
             });
