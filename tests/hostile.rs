@@ -1402,3 +1402,84 @@ fn a_kill_at_every_checkpoint_of_every_layer_ends_cleanly() {
         },
     );
 }
+
+/// Raises, terminates, deadlines and cancels storming a thread that loops
+/// over `interruptible` calls: each call's hook runs at most once, never
+/// after the call returned, and the thread ends terminated.
+#[test]
+fn kill_storms_call_each_hook_at_most_once_and_never_late() {
+    isolated(
+        "kill_storms_call_each_hook_at_most_once_and_never_late",
+        || {
+            let token = CancelToken::new();
+            let tk = token.clone();
+            let (started_tx, started) = mpsc::channel::<()>();
+            let target = KillableThread::spawn(move || {
+                started_tx.send(()).unwrap();
+                let mut calls = 0u64;
+                loop {
+                    // (once the token is cancelled, `run` calls nothing)
+                    let _ = catch::<u64, _, _>(checkpoint);
+                    calls += 1;
+                    let fired = Arc::new(AtomicUsize::new(0));
+                    let returned = Arc::new(AtomicBool::new(false));
+                    let (tx, rx) = mpsc::channel::<()>();
+                    let tx = std::sync::Mutex::new(tx);
+                    let (f, r) = (fired.clone(), returned.clone());
+                    let once = |n: u64| {
+                        let _ = catch::<u64, _, _>(|| {
+                            let _ = tk.run(|| {
+                                let _ = with_timeout(Duration::from_micros(n % 200), || {
+                                    interruptible(
+                                        || {
+                                            let _ = rx.recv_timeout(Duration::from_micros(n % 300));
+                                        },
+                                        |_k: KillKind| {
+                                            assert!(!r.load(SeqCst), "hook after op returned");
+                                            assert_eq!(f.fetch_add(1, SeqCst), 0, "hook twice");
+                                            let _ = tx.lock().unwrap().send(());
+                                        },
+                                    )
+                                });
+                            });
+                        });
+                    };
+                    once(calls);
+                    returned.store(true, SeqCst);
+                    assert!(fired.load(SeqCst) <= 1);
+                }
+            });
+            started.recv().unwrap();
+            let k = target.killer();
+            let raisers: Vec<_> = (0..3u64)
+                .map(|r| {
+                    let k = k.clone();
+                    std::thread::spawn(move || {
+                        for i in 0..3000u64 {
+                            if k.raise(r * 10_000 + i).is_err() && !k.is_alive() {
+                                break;
+                            }
+                            if i % 64 == 0 {
+                                std::thread::sleep(Duration::from_micros(50));
+                            }
+                        }
+                    })
+                })
+                .collect();
+            let canceller = std::thread::spawn(move || {
+                for _ in 0..20 {
+                    std::thread::sleep(Duration::from_millis(2));
+                    let _ = catch_unwind(AssertUnwindSafe(|| token.cancel()));
+                }
+            });
+            std::thread::sleep(Duration::from_millis(50));
+            target.terminate();
+            let e = join_in_time(target).unwrap_err();
+            assert!(e.is_terminated(), "{e:?}");
+            for r in raisers {
+                r.join().unwrap();
+            }
+            canceller.join().unwrap();
+        },
+    );
+}
