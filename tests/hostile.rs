@@ -1483,3 +1483,93 @@ fn kill_storms_call_each_hook_at_most_once_and_never_late() {
         },
     );
 }
+
+/// Thread-local destructors of a killable thread that use the whole API:
+/// nothing is delivered there, scopes opened there still work, and the join
+/// (which waits for them) ends.
+#[test]
+fn thread_local_destructors_that_use_the_whole_api() {
+    isolated("thread_local_destructors_that_use_the_whole_api", || {
+        struct Tls(std::cell::Cell<Option<killable::Killer>>);
+        impl Drop for Tls {
+            fn drop(&mut self) {
+                let me = self.0.take().unwrap();
+                assert!(me.raise(Tracked::new(1)).is_err(), "finished: handed back");
+                me.terminate();
+                checkpoint();
+                assert_eq!(
+                    with_timeout(Duration::from_millis(5), || loop {
+                        checkpoint()
+                    }),
+                    Err(TimedOut)
+                );
+                let token = CancelToken::new();
+                let t2 = token.clone();
+                assert_eq!(
+                    token.run(|| {
+                        t2.cancel();
+                        spin()
+                    }),
+                    Err(Cancelled)
+                );
+                interruptible(checkpoint, || ());
+                let t = KillableThread::spawn(|| 4);
+                assert_eq!(t.join().unwrap(), 4);
+                let _ = registry::threads();
+                let _ = registry::stalled(Duration::ZERO);
+            }
+        }
+        thread_local! {
+            static TLS: Tls = const { Tls(std::cell::Cell::new(None)) };
+        }
+        for _ in 0..20 {
+            let t = KillableThread::spawn(|| {
+                TLS.with(|t| t.0.set(killable::current()));
+                5
+            });
+            assert_eq!(join_in_time(t).unwrap(), 5);
+        }
+        assert_eq!(LIVE.load(SeqCst), 0);
+    });
+}
+
+/// A `DropGuard` of the token a thread runs under, dropped by that thread's
+/// own kill unwind: the cancel of its own `run` stays deferred and the
+/// termination reaches join; a pool thread doing the same with a panic
+/// leaves `run` clean.
+#[test]
+fn a_drop_guard_of_the_running_token_dropped_by_its_own_unwind() {
+    isolated(
+        "a_drop_guard_of_the_running_token_dropped_by_its_own_unwind",
+        || {
+            let (tx, rx) = mpsc::channel();
+            let t = KillableThread::spawn(move || {
+                let token = CancelToken::new();
+                token.run(|| {
+                    let _g = token.clone().drop_guard();
+                    tx.send(()).unwrap();
+                    spin()
+                })
+            });
+            rx.recv().unwrap();
+            t.terminate();
+            assert!(join_in_time(t).unwrap_err().is_terminated());
+
+            let pool = std::thread::spawn(|| {
+                let token = CancelToken::new();
+                let r = catch_unwind(AssertUnwindSafe(|| {
+                    token.run(|| {
+                        let _g = token.clone().drop_guard();
+                        panic!("plain panic past the guard");
+                    })
+                }));
+                assert!(r.is_err());
+                assert!(token.is_cancelled());
+                // Nothing pending afterwards on this plain thread.
+                checkpoint();
+                with_timeout(BOUND, checkpoint).unwrap();
+            });
+            pool.join().unwrap();
+        },
+    );
+}
