@@ -218,7 +218,8 @@ impl CancelToken {
         // Entered in a destructor during an unwind: as for `with_timeout`,
         // its own cancellation may unwind `f` back to the `catch_unwind`
         // below, never into the outer unwind.
-        let unwinding = std::thread::panicking();
+        // (Or in an `on_kill` hook, where the thread's own kills wait too.)
+    let unwinding = local::restricted();
         if !self.node.enter(inner, id, unwinding) {
             return Err(Cancelled);
         }

@@ -89,7 +89,10 @@ where
     let Some(inner) = local::current_arc().filter(|_| local::can_deliver()) else {
         return op();
     };
-    let hook = |kind: KillKind| on_kill.on_kill(kind);
+    let hook = |kind: KillKind| {
+        let _running = local::HookRunning::enter();
+        on_kill.on_kill(kind)
+    };
     // SAFETY: `Disarm` below disarms the hook on every path out of this
     // frame, including an unwind out of `op`, before `hook` is dropped and
     // while `inner` is alive; a nested call, inside `op`, disarms before

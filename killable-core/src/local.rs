@@ -16,8 +16,11 @@ struct Local {
     /// `with_timeout`), which resets it before that `Arc` can drop.
     current: Cell<*const Inner>,
     shield_depth: Cell<u32>,
-    /// Cancel scopes opened while the thread was unwinding, still open.
+    /// Cancel scopes opened while the thread was unwinding (or running a
+    /// hook), still open.
     unwinding_scopes: Cell<u32>,
+    /// How deep this thread is in `on_kill` hooks it runs for other threads.
+    hook_depth: Cell<u32>,
 }
 
 thread_local! {
@@ -26,6 +29,7 @@ thread_local! {
             current: Cell::new(ptr::null()),
             shield_depth: Cell::new(0),
             unwinding_scopes: Cell::new(0),
+            hook_depth: Cell::new(0),
         }
     };
 }
@@ -122,10 +126,40 @@ pub(crate) fn leave_shield() {
 }
 
 /// Whether a kill may unwind this thread right now. Never while unwinding
-/// (a second unwind would abort the process) nor inside a shield.
+/// (a second unwind would abort the process), inside a shield, nor inside
+/// an `on_kill` hook (see [`HookRunning`]).
 #[inline]
 pub(crate) fn can_deliver() -> bool {
-    shield_depth() == 0 && !std::thread::panicking()
+    shield_depth() == 0 && !restricted()
+}
+
+/// Whether only cancel scopes opened from now on may deliver their own
+/// expiry here: while unwinding, and while running another thread's hook.
+#[inline]
+pub(crate) fn restricted() -> bool {
+    std::thread::panicking() || LOCAL.with(|l| l.hook_depth.get()) != 0
+}
+
+/// Marks this thread as running an `on_kill` hook for another thread until
+/// dropped. Meanwhile this thread's own kills are deferred as during an
+/// unwind: the hook is the other thread's way out of a blocking call, and a
+/// hook cut short by its runner's own kill (the checkpoint `#[killable]`
+/// puts at a closure's entry, racing `terminate_all`s) would leave that
+/// thread blocked with its kill recorded, for ever. A `with_timeout` or
+/// `CancelToken::run` opened inside the hook still gets its own expiry.
+pub(crate) struct HookRunning(());
+
+impl HookRunning {
+    pub(crate) fn enter() -> HookRunning {
+        LOCAL.with(|l| l.hook_depth.set(l.hook_depth.get() + 1));
+        HookRunning(())
+    }
+}
+
+impl Drop for HookRunning {
+    fn drop(&mut self) {
+        LOCAL.with(|l| l.hook_depth.set(l.hook_depth.get() - 1));
+    }
 }
 
 /// Which kills may unwind this thread right now.
@@ -147,7 +181,7 @@ pub(crate) fn allowed() -> Allowed {
     LOCAL.with(|l| {
         if l.shield_depth.get() != 0 {
             Allowed::Nothing
-        } else if !std::thread::panicking() {
+        } else if !std::thread::panicking() && l.hook_depth.get() == 0 {
             Allowed::All
         } else if l.unwinding_scopes.get() != 0 {
             Allowed::UnwindingScopes

@@ -142,10 +142,12 @@ fn look(warned: &mut HashMap<ThreadId, Instant>) -> Option<Instant> {
                     continue;
                 }
                 // The subscriber is the application's code: its panic must
-                // not end the watcher.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                // not end the watcher, nor may dropping its payload.
+                if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     warn(info, now.saturating_duration_since(*since));
-                }));
+                })) {
+                    crate::error::drop_contained(p);
+                }
             }
             Some(due) => next = Some(next.map_or(due, |n| n.min(due))),
             None => {}

@@ -101,7 +101,8 @@ pub fn with_deadline<R>(deadline: Instant, f: impl FnOnce() -> R) -> Result<R, T
     // Opened in a destructor during an unwind: its own expiry may unwind `f`
     // back to the `catch_unwind` below, which never lets it reach the outer
     // unwind. `Close` undoes the count.
-    let unwinding = std::thread::panicking();
+    // (Or in an `on_kill` hook, where the thread's own kills wait too.)
+    let unwinding = local::restricted();
     inner.push_scope_in(id, expired, unwinding);
     if unwinding {
         local::enter_unwinding_scope();

@@ -107,7 +107,11 @@ fn run() {
                 // dropping a state's last `Arc` drops whatever it still holds;
                 // a panic there must not end this thread, or no deadline
                 // would ever fire again.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(action));
+                // The payload is dropped contained too: a payload whose own
+                // `Drop` panics would otherwise end this thread after all.
+                if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(action)) {
+                    crate::error::drop_contained(p);
+                }
             }
             q = lock(&TIMER.queue);
             q.busy = false;
@@ -177,7 +181,11 @@ pub(crate) fn run_hook_later(hook: ClaimedHook<'_>, inner: std::sync::Arc<Inner>
             .spawn(run_hooks);
         if spawned.is_err() {
             drop(q);
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| deferred.hook.run()));
+            if let Err(p) =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| deferred.hook.run()))
+            {
+                crate::error::drop_contained(p);
+            }
             return;
         }
         q.started = true;
@@ -193,8 +201,15 @@ fn run_hooks() {
             Some(deferred) => {
                 drop(q);
                 // A hook's panic has nobody to go to (no user call is
-                // waiting here); it must not end this thread.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| deferred.hook.run()));
+                // waiting here); it must not end this thread. Nor may its
+                // payload, whose `Drop` is user code too: a panic out of
+                // dropping it would kill this thread (every later deadline
+                // hook would then wait forever), and a second one abort.
+                if let Err(p) =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| deferred.hook.run()))
+                {
+                    crate::error::drop_contained(p);
+                }
                 q = lock(&HOOKS.queue);
             }
             None => {
