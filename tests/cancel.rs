@@ -653,3 +653,22 @@ fn a_run_entered_in_a_destructor_during_an_unwind_gets_its_own_cancel() {
     assert_eq!(*outer.unwrap_err().downcast::<&str>().unwrap(), "outer");
     assert_eq!(*seen.lock().unwrap(), Some(Err(Cancelled)));
 }
+
+/// `run` starts with a checkpoint: a loop that does nothing but call `run`
+/// on a cancelled token (each returns at once, without calling `f`) stays
+/// killable.
+#[test]
+fn a_loop_of_runs_on_a_cancelled_token_stays_terminable() {
+    let token = CancelToken::new();
+    token.cancel();
+    let t = KillableThread::spawn(move || loop {
+        let r = token.run(|| ());
+        assert_eq!(r, Err(Cancelled));
+    });
+    std::thread::sleep(Duration::from_millis(20));
+    t.terminate();
+    let r = t
+        .join_timeout(Duration::from_secs(10))
+        .unwrap_or_else(|_| panic!("never ended"));
+    assert!(r.unwrap_err().is_terminated());
+}

@@ -593,3 +593,38 @@ fn a_thread_deadline_calls_on_kill_from_the_hook_thread() {
     assert_eq!(*kinds.lock().unwrap(), [KillKind::Terminate]);
     assert_eq!(calls.thread().as_deref(), Some("killable-hooks"));
 }
+
+/// A killer that runs in a destructor during an unwind runs the target's
+/// `on_kill` there; a panic out of that hook would be a second panic and
+/// abort the whole test binary. It is contained instead, and the kill stands.
+#[test]
+fn a_panicking_on_kill_run_by_a_killer_that_is_unwinding_does_not_abort() {
+    struct TerminateOnDrop(killable::Killer);
+    impl Drop for TerminateOnDrop {
+        fn drop(&mut self) {
+            self.0.terminate();
+        }
+    }
+    let (op, unblock) = blocker();
+    let t = spawn_blocked(move |ready| {
+        interruptible(
+            move || {
+                ready.send(()).unwrap();
+                op()
+            },
+            || panic!("on_kill panics"),
+        )
+    });
+    let killer = t.killer();
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let _guard = TerminateOnDrop(killer);
+        panic!("the killer unwinds");
+    }));
+    assert!(unwound.is_err());
+    // The hook panicked before unblocking anything: unblock by hand.
+    unblock();
+    let r = t
+        .join_timeout(BOUND)
+        .unwrap_or_else(|_| panic!("the target never ended"));
+    assert!(r.unwrap_err().is_terminated());
+}

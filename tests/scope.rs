@@ -110,3 +110,19 @@ fn an_ordinary_panic_of_the_body_leaves_the_children_running_as_std_does() {
     stop_tx.send(()).unwrap();
     assert!(h.join().unwrap());
 }
+
+/// An ordinary panic of the body makes the scope wait for its threads, as
+/// std's does; a kill of the parent that arrives during that wait cannot
+/// unwind the (already panicking) parent, but must still reach the threads.
+#[test]
+fn a_kill_arriving_while_a_panicking_body_waits_for_its_threads_terminates_them() {
+    let (t, child) = parent_with_spinning_child(|| panic!("the body panics"));
+    // Let the panic reach the scope's wait.
+    std::thread::sleep(Duration::from_millis(50));
+    t.terminate();
+    let r = t
+        .join_timeout(BOUND)
+        .unwrap_or_else(|_| panic!("the scope's wait never ended"));
+    assert!(r.unwrap_err().is_panic(), "the body's panic goes on");
+    assert!(!child.is_alive());
+}

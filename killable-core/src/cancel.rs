@@ -205,6 +205,10 @@ impl CancelToken {
     /// assert_eq!(r, Err(Cancelled));
     /// ```
     pub fn run<R>(&self, f: impl FnOnce() -> R) -> Result<R, Cancelled> {
+        // A checkpoint, as at the start of every killable wait: a loop that
+        // only calls `run` on a cancelled token (each returns at once)
+        // stays killable on a `KillableThread`.
+        crate::checkpoint::checkpoint();
         if self.is_cancelled() {
             return Err(Cancelled);
         }

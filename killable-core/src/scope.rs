@@ -120,6 +120,8 @@ where
             Err(payload) => {
                 if is_kill(&*payload) {
                     children::terminate_all(key);
+                } else {
+                    children::wait_all_while_panicking(key);
                 }
                 resume_unwind(payload)
             }
@@ -197,6 +199,38 @@ mod children {
             }
             for k in &live {
                 crate::wait::until_finished(k.entry(), None);
+            }
+        }
+    }
+
+    /// After an ordinary panic of the body: waits for the scope's threads
+    /// (as std's scope would), unless a kill of the calling thread is or
+    /// becomes pending. It cannot unwind a thread that is already panicking,
+    /// but it must still reach the scope's threads, or the wait never ends:
+    /// they are terminated, and std's scope then waits for them.
+    pub(super) fn wait_all_while_panicking(key: usize) {
+        let Some(me) = crate::local::current_arc() else {
+            return; // not killable: nothing can arrive; std's wait is all
+        };
+        let thread = std::thread::current();
+        let killed = || me.pending() != 0;
+        loop {
+            let live = live(key);
+            if live.is_empty() {
+                return;
+            }
+            for k in &live {
+                if killed() {
+                    terminate_all(key);
+                    return;
+                }
+                let s = &*k.entry().state;
+                if s.add_joiner(&thread) {
+                    // A kill of this thread unparks it; the child's end
+                    // unparks its joiners.
+                    crate::wait::park_until(None, || s.is_finished() || killed());
+                    s.remove_joiner(&thread);
+                }
             }
         }
     }

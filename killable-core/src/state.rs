@@ -221,10 +221,26 @@ impl ClaimedHook<'_> {
                 _ => return,
             }
         }
-        // SAFETY: the claim is marked running, so `disarm_hook`, which must
-        // run before the hook's borrow ends, waits until `self` is dropped,
-        // after the call.
-        unsafe { (*self.hook.0)(self.kind) };
+        let call = || {
+            // SAFETY: the claim is marked running, so `disarm_hook`, which
+            // must run before the hook's borrow ends, waits until `self` is
+            // dropped, after the call.
+            unsafe { (*self.hook.0)(self.kind) }
+        };
+        if std::thread::panicking() {
+            // A killer in a destructor during an unwind: a panic out of the
+            // hook would be a second panic, and abort. Contained; its
+            // payload's `Drop` is user code too.
+            if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)) {
+                if let Err(p) =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(payload)))
+                {
+                    std::mem::forget(p);
+                }
+            }
+        } else {
+            call();
+        }
     }
 }
 
