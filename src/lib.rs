@@ -131,8 +131,8 @@
 //! [`MAX_QUEUED_RAISES`] waiting at a time. A raise on a thread that has
 //! finished, is being terminated or has a full queue hands the value back in
 //! `Err`. A raise that was accepted (`Ok`) but is never delivered, because
-//! the thread returned first or a `terminate` overtook it, is dropped on that
-//! thread as it exits, before its join returns. Each such drop is user code
+//! the thread ended first (it returned, a `terminate` overtook it, or a panic
+//! or an earlier uncaught raise ended it), is dropped on that thread as it exits, before its join returns. Each such drop is user code
 //! run by the runtime: a panic in it is caught and counted
 //! ([`registry::drop_panics`]), and never changes the thread's result nor
 //! aborts the process; so is dropping the value inside a [`JoinError`]

@@ -51,8 +51,9 @@ impl Killer {
     /// Raises are edge-triggered and queued: several raises before delivery
     /// are delivered in order, one per checkpoint, up to
     /// [`MAX_QUEUED_RAISES`](crate::MAX_QUEUED_RAISES) waiting at a time. A
-    /// raise accepted but never delivered, because the thread returned
-    /// first or [`terminate`](Self::terminate) overtook it, is dropped on
+    /// raise accepted but never delivered, because the thread ended
+    /// first (it returned, [`terminate`](Self::terminate) overtook it, or a
+    /// panic or an earlier uncaught raise ended it), is dropped on
     /// that thread as it exits, before its join returns; a panic in its
     /// `Drop` is caught and counted by
     /// [`registry::drop_panics`](crate::registry::drop_panics), and does not
