@@ -1275,8 +1275,13 @@ fn io_accepts_racing_raises_lose_no_connection() {
         const N: usize = 200;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
+        // Raises start once the acceptor is inside its loop: one landing at
+        // the spawn's first checkpoint would end it before the loop (and
+        // drop the listener: connection refused).
+        let (ready_tx, ready) = mpsc::channel();
         let acceptor = KillableThread::spawn(move || {
             let l = killable::io::Killable::new(listener);
+            ready_tx.send(()).unwrap();
             let mut conns = Vec::new();
             let mut caught = 0u64;
             while conns.len() < N {
@@ -1288,6 +1293,7 @@ fn io_accepts_racing_raises_lose_no_connection() {
             (conns.len(), caught)
         });
         let k = acceptor.killer();
+        ready.recv().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let s2 = stop.clone();
         let raiser = std::thread::spawn(move || {
