@@ -105,8 +105,16 @@ fn next_job(queue: &Queue) -> u64 {
 }
 
 #[killable]
-fn worker(t0: Instant, name: String, queue: &Queue, results: mpsc::Sender<(u64, u64)>) {
+fn worker(
+    t0: Instant,
+    name: String,
+    queue: &Queue,
+    results: mpsc::Sender<(u64, u64)>,
+    started: mpsc::Sender<()>,
+) {
     let mut exit = WorkerExit { t0, name, done: 0 };
+    // From here on every way out reports; `main` says "ready" only then.
+    let _ = started.send(());
     loop {
         let job = next_job(queue);
         let primes = count_primes(job * 20_000, 20_000);
@@ -213,17 +221,24 @@ fn main() {
             .spawn(move || journal(t0, results_rx))
             .expect("spawn journal"),
     );
+    let (started_tx, started) = mpsc::channel();
     for i in 0..3 {
         let (queue, results) = (queue.clone(), results_tx.clone());
+        let started_tx = started_tx.clone();
         let name = format!("worker-{i}");
         handles.push(
             Builder::new()
                 .name(name.clone())
-                .spawn(move || worker(t0, name, &queue, results))
+                .spawn(move || worker(t0, name, &queue, results, started_tx))
                 .expect("spawn worker"),
         );
     }
     drop(results_tx);
+    // A kill before a worker's body starts would end it without its
+    // cleanup line; the shutdown below is for running workers.
+    for _ in 0..3 {
+        started.recv().expect("a worker ended before it started");
+    }
     queue.ready.notify_all();
 
     // The handler runs on a thread of the `ctrlc` crate; it only tells the
