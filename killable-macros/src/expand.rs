@@ -274,7 +274,7 @@ impl Instrument {
         if scan::block(block).calls {
             self.closure_body(block);
         } else {
-            self.visit_block_mut(block);
+            self.statements(&mut block.stmts, false);
         }
     }
 
@@ -283,7 +283,7 @@ impl Instrument {
     /// them in loops of their own, where this check is the only one (`chain` decides when
     /// the source's chunk checks make it redundant).
     fn closure_body(&mut self, block: &mut Block) {
-        self.visit_block_mut(block);
+        self.statements(&mut block.stmts, false);
         let items = block
             .stmts
             .iter()
@@ -307,10 +307,14 @@ impl Instrument {
     ///   returns to its caller. This also keeps a check from landing after a final
     ///   `std::process::exit(1);`, where it would be unreachable code;
     /// - a statement that cannot complete (`return`, `break`, `continue`, `panic!`, …);
-    /// - in a loop body, the last calling statement when only straight-line code follows it:
-    ///   the next check is then the loop head's (or the one after the loop), a bounded
-    ///   number of instructions away.
-    fn statements(&mut self, stmts: &mut Vec<Stmt>, loop_body: bool) {
+    /// - when `nested` (a loop body, or a block inside the body), the last calling statement
+    ///   when only straight-line code follows it: control leaves the block a bounded number
+    ///   of instructions later, into the loop head's check or to the statement that encloses
+    ///   the block, which contains the same call and so is followed by its own check (or is
+    ///   itself followed by straight-line code only, up to a loop head or the fn body). The
+    ///   body of a fn or closure itself keeps that check: it returns to code that may have
+    ///   no check of its own, where the kill would wait for that code's next call into ours.
+    fn statements(&mut self, stmts: &mut Vec<Stmt>, nested: bool) {
         // Judged on the user's code, before the checks inserted below count as calls.
         let effects: Vec<scan::Effects> = stmts.iter().map(scan::stmt).collect();
         for stmt in stmts.iter_mut() {
@@ -341,7 +345,7 @@ impl Instrument {
                 && !may_be_last(i)
                 && !matches!(stmts[i], Stmt::Item(_))
                 && !scan::diverges(&stmts[i]);
-            check_after[i] = wanted && !(loop_body && rest_is_cheap);
+            check_after[i] = wanted && !(nested && rest_is_cheap);
             rest_is_cheap &= effects[i].is_cheap();
         }
         let old = std::mem::take(stmts);
@@ -357,7 +361,7 @@ impl Instrument {
 
 impl VisitMut for Instrument {
     fn visit_block_mut(&mut self, block: &mut Block) {
-        self.statements(&mut block.stmts, false);
+        self.statements(&mut block.stmts, true);
     }
 
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
@@ -474,6 +478,84 @@ mod tests {
                     ::killable::__private::checkpoint();
                     let y = 1;
                     d(x)
+                }
+            ),
+        );
+    }
+
+    #[test]
+    fn no_check_after_a_nested_blocks_last_call_when_only_straight_line_code_follows() {
+        // `c()` is the last call of the `if` block and only straight-line code follows it
+        // there: the block ends a bounded number of instructions later, into the check after
+        // the `if` statement. The fn body keeps that check, though only straight-line code
+        // follows it: the fn returns to code that may have no check of its own.
+        same(
+            quote!(
+                fn f(v: &mut V) -> u32 {
+                    let x = b();
+                    if x > 0 {
+                        c();
+                        v.n += 1;
+                        d();
+                        v.n += 2;
+                    }
+                    let y = x + 1;
+                    y
+                }
+            ),
+            quote!(
+                fn f(v: &mut V) -> u32 {
+                    ::killable::__private::checkpoint();
+                    let x = b();
+                    ::killable::__private::checkpoint();
+                    if x > 0 {
+                        c();
+                        ::killable::__private::checkpoint();
+                        v.n += 1;
+                        d();
+                        v.n += 2;
+                    }
+                    ::killable::__private::checkpoint();
+                    let y = x + 1;
+                    y
+                }
+            ),
+        );
+    }
+
+    #[test]
+    fn assertions_count_only_what_their_arguments_call() {
+        // `debug_assert!(n < 8)` is straight-line code: no check after it, and a fn whose only
+        // macros are such assertions is a leaf.
+        same(
+            quote!(
+                fn leaf(n: usize) -> usize {
+                    debug_assert!(n < 8);
+                    assert_eq!(n % 2, 0, "odd {}", n);
+                    n + 1
+                }
+            ),
+            quote!(
+                fn leaf(n: usize) -> usize {
+                    debug_assert!(n < 8);
+                    assert_eq!(n % 2, 0, "odd {}", n);
+                    n + 1
+                }
+            ),
+        );
+        same(
+            quote!(
+                fn f(n: usize) -> usize {
+                    assert!(g(n));
+                    h(n)
+                }
+            ),
+            quote!(
+                fn f(n: usize) -> usize {
+                    ::killable::__private::checkpoint();
+                    assert!(g(n));
+                    ::killable::__private::checkpoint();
+                    h(n)
                 }
             ),
         );

@@ -121,10 +121,16 @@
 //!   same call, so the check after that statement (or the loop head's) comes next. In the fn
 //!   body itself, the function returns to its caller. This also keeps a check from landing after
 //!   a final `std::process::exit(1);` where it would be unreachable code.
-//! - **After the last calling statement of a loop body when only straight-line code follows
-//!   it**: the loop head's check (or the one after the loop) comes a bounded number of
-//!   instructions later. In `while j > 0 { v.swap(j - 1, j); j -= 1; }` there is one check per
-//!   iteration, not two.
+//! - **After the last calling statement of a loop body, or of a block nested in the body
+//!   (an `if` branch, a `match` arm, an `unsafe` block), when only straight-line code follows
+//!   it**: control leaves the block a bounded number of instructions later. In a loop body the
+//!   loop head's check (or the one after the loop) comes next: in
+//!   `while j > 0 { v.swap(j - 1, j); j -= 1; }` there is one check per iteration, not two. A
+//!   nested block ends into the statement that encloses it, which contains the same call and
+//!   so has its own check after it (or is followed by straight-line code only, and so on out
+//!   to a loop head or the fn body). The body of the fn or closure itself keeps the check
+//!   after its last calling statement even then: the fn returns to code that may have no
+//!   check of its own (a thread's entry closure, `sort_by`), where the kill would wait.
 //! - **After a statement that cannot complete**: `return`, `break`, `continue`, `panic!`,
 //!   `unreachable!`, `todo!`, `unimplemented!`.
 //! - **Cheap std methods do not count as calls**: integer, float, char and slice methods that run
@@ -235,7 +241,12 @@
 //!   functions and take their own attribute, or none.
 //! - **Code inside macro invocations** (`println!`, `vec!`, your own `macro_rules!`): the attribute
 //!   sees only their tokens, not what they expand to. A macro call counts as a call, so a check
-//!   follows it; a loop inside a macro's expansion gets no check of its own.
+//!   follows it; a loop inside a macro's expansion gets no check of its own. The exceptions are
+//!   std's `assert!`, `assert_eq!`, `assert_ne!`, their `debug_` forms, `matches!` and `cfg!`,
+//!   which evaluate their arguments and otherwise compare, branch or panic (a failed
+//!   assertion never returns): they count as what their arguments call, so
+//!   `debug_assert!(i < n);` is straight-line code and `assert!(f(x));` a call of `f`. A
+//!   `macro_rules!` of yours with one of those names is misjudged the same way.
 //! - **`async` blocks and `async` closures** in the body: they run where their future is polled,
 //!   not here (see `async fn` below).
 //! - **Const contexts**: array lengths, `const { }` blocks, const generic arguments.
