@@ -42,7 +42,7 @@
 //!
 //! | where | so that |
 //! | --- | --- |
-//! | at fn entry, when the fn calls something (a *leaf* fn, with no call, has no entry check) | loop-free recursion is killable: every recursive cycle contains a call |
+//! | at fn entry, when the fn calls something (a *leaf* fn, with no call, has no entry check, nor has a fn whose every call is followed by a check) | loop-free recursion is killable: every recursive cycle contains a call |
 //! | at the head of every loop body (`loop`, `while`, `while let`, `for`, labeled or not) | every iteration passes a check |
 //! | after every statement that calls something | a long call that is not itself killable is caught as soon as it returns |
 //! | at closure entry | iterator chains, whose loops run inside `std`, are killable |

@@ -470,3 +470,23 @@ fn a_kill_during_a_nested_blocks_last_call_lands_after_the_enclosing_statement()
         Err(_) => panic!("the worker was not terminated within {BOUND:?}"),
     }
 }
+
+/// Branching recursion whose every call is followed by a check: no entry check; each return
+/// passes the check after the `if`, which is what makes it killable.
+#[killable]
+fn fib_checked_after_calls(n: u64, running: &AtomicBool) -> u64 {
+    let mut r = n;
+    if n < 2 {
+        r += u64::from(mark(running));
+    } else {
+        let a = fib_checked_after_calls(n - 1, running);
+        let b = fib_checked_after_calls(n - 2, running);
+        r = a.wrapping_add(b);
+    }
+    r
+}
+
+#[test]
+fn recursion_without_entry_checks_stays_killable() {
+    assert_killed(|r| fib_checked_after_calls(90, &r));
+}

@@ -92,7 +92,7 @@
 //!
 //! | where | why |
 //! | --- | --- |
-//! | fn entry (after inner attributes such as `#![allow(..)]`), when the body calls something | loop-free recursion is killable: every recursive cycle contains a call |
+//! | fn entry (after inner attributes such as `#![allow(..)]`), when the body calls something and not every call is followed by a check (see below) | loop-free recursion is killable: every recursive cycle contains a call |
 //! | the head of every loop body: `loop`, `while`, `while let`, `for`, labeled or not, in statement or expression position (`let v = loop { … }`) | every iteration passes a check |
 //! | after every statement that contains a call, method call or macro call | a long callee that is not itself killable is caught as soon as it returns |
 //! | the entry of every closure in the body (`\|x\| x + 1` becomes `\|x\| { checkpoint(); x + 1 }`), except straight-line closures in an iterator chain over a std source, whose source is checked once per chunk of items instead (see below) | iterator chains run their loops inside std, where only the closures and the source are ours |
@@ -116,6 +116,14 @@
 //!   when that call returns to annotated code, like any other call of code without
 //!   checkpoints. A fn that recurses only through an operator of its own type (`+` calling
 //!   `Add::add`, `Index`, `Deref`) is judged a leaf: write `killable::checkpoint();` in it.
+//! - **At the entry of a fn whose every call is followed by a check in its body**: no call in
+//!   its last statement, no `return` anywhere, no macro but the std ones below. No call of
+//!   it is then in tail position (where LLVM could turn recursion into a loop), so a recursive
+//!   descent through it grows the stack, running a bounded amount of straight-line code per
+//!   frame, and every call it makes is checked as it returns. In
+//!   `fn f(n: u64) -> u64 { let a = g(n); let b = h(a); b + 1 }` the checks after `g(n)`
+//!   and `h(a)` are the only ones. The cost: a kill pending at entry waits for the first
+//!   call, one call of code without checkpoints at most, as after any statement.
 //! - **After the last statement of a block** (whether or not it is a tail expression): control
 //!   leaves the block right after it, and the statement that encloses the block contains the
 //!   same call, so the check after that statement (or the loop head's) comes next. In the fn
@@ -135,7 +143,8 @@
 //!   `unreachable!`, `todo!`, `unimplemented!`.
 //! - **Cheap std methods do not count as calls**: integer, float, char and slice methods that run
 //!   in a few instructions and never block (`wrapping_add`, `min`, `len`, `get`, `swap`,
-//!   `is_ascii_digit`, `is_some`, … the full list is `scan::CHEAP_METHODS` in this crate's
+//!   `is_ascii_digit`, `is_some`, `unwrap`, `expect`, raw pointers' `add` and `cast`, … the
+//!   full list is `scan::CHEAP_METHODS` in this crate's
 //!   source), the constructors `Some(…)`, `Ok(…)`, `Err(…)`, and conversions between
 //!   primitive types written `u64::from(x)` (`i32::from`, `f64::from`, `char::from`, …). A type
 //!   of yours with a slow method of one of those names is misjudged; put `#[killable]` on that

@@ -19,6 +19,9 @@ pub(crate) struct Effects {
     pub(crate) closures: bool,
     /// An index expression (`v[i]`): a bounds check, for std's types.
     pub(crate) indexes: bool,
+    /// A `return`, or an opaque macro (which may expand to one): control may leave the fn
+    /// right after a call, which may then be a tail call (`let r = f(); return r;`).
+    pub(crate) returns: bool,
 }
 
 impl Effects {
@@ -129,6 +132,24 @@ pub(crate) const CHEAP_METHODS: &[&str] = &[
     "is_ok",
     "is_err",
     "unwrap_or",
+    // a branch, and a panic (which never returns) on `None` / `Err`
+    "unwrap",
+    "expect",
+    "unwrap_unchecked",
+    // raw pointers, byte views and byte conversions: address arithmetic and casts
+    "as_ptr",
+    "as_mut_ptr",
+    "add",
+    "sub",
+    "offset",
+    "cast",
+    "cast_mut",
+    "cast_const",
+    "is_null",
+    "as_bytes",
+    "to_le_bytes",
+    "to_be_bytes",
+    "to_ne_bytes",
 ];
 
 /// `Some(x)`, `Ok(x)`, `Err(x)` build a value; they call nothing.
@@ -269,8 +290,15 @@ impl<'ast> Visit<'ast> for Scan {
     fn visit_macro(&mut self, m: &'ast syn::Macro) {
         match std_expression_macro(m) {
             Some(args) => args.iter().for_each(|a| self.visit_expr(a)),
-            None => self.effects.calls = true,
+            None => {
+                self.effects.calls = true;
+                self.effects.returns = true;
+            }
         }
+    }
+    fn visit_expr_return(&mut self, e: &'ast syn::ExprReturn) {
+        self.effects.returns = true;
+        visit::visit_expr_return(self, e);
     }
     fn visit_expr_await(&mut self, e: &'ast syn::ExprAwait) {
         self.effects.calls = true;
@@ -393,6 +421,15 @@ mod tests {
         assert!(!expr(&parse_quote!(assert!(f(n)))).is_cheap());
         assert!(!expr(&parse_quote!(debug_assert_eq!(v.iter().sum::<u32>(), 3))).is_cheap());
         assert!(!expr(&parse_quote!(matches!(x, Some(_) if slow(x)))).is_cheap());
+    }
+
+    #[test]
+    fn unwraps_and_raw_pointer_arithmetic_are_not_calls() {
+        assert!(expr(&parse_quote!(p.as_ptr().add(n).cast::<u8>())).is_cheap());
+        assert!(expr(&parse_quote!(x.checked_add(1).expect("overflow"))).is_cheap());
+        assert!(expr(&parse_quote!(s.as_bytes().get(i).unwrap())).is_cheap());
+        // What they are called on still counts.
+        assert!(!expr(&parse_quote!(s.parse::<u32>().unwrap())).is_cheap());
     }
 
     #[test]
