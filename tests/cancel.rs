@@ -233,6 +233,33 @@ fn cancel_wakes_killable_waits_at_once() {
     assert_eq!(r, Err(Cancelled));
 }
 
+#[cfg(unix)]
+#[test]
+fn cancel_wakes_a_killable_socket_read_consuming_nothing() {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    let stream = Arc::new(killable::io::Killable::new(server));
+    let token = CancelToken::new();
+    let (t, s) = (token.clone(), stream.clone());
+    let r = cancel_once_started(&token, move |started| {
+        t.run(|| {
+            started.send(()).unwrap();
+            let mut buf = [0u8; 8];
+            (&*s).read(&mut buf) // nobody writes: blocks until the cancel
+        })
+    });
+    assert!(matches!(r, Err(Cancelled)), "{r:?}");
+    // The socket is still usable, and nothing was consumed.
+    client.write_all(b"hi").unwrap();
+    let mut buf = [0u8; 2];
+    (&*stream).read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"hi");
+}
+
 #[test]
 fn cancel_calls_the_interrupt_hook_of_a_blocked_call() {
     let token = CancelToken::new();
@@ -598,4 +625,31 @@ fn a_panicking_interrupt_hook_skips_no_cancellation() {
             .expect("every run was cancelled");
         assert_eq!(r, Err(Cancelled));
     }
+}
+
+#[test]
+fn a_run_entered_in_a_destructor_during_an_unwind_gets_its_own_cancel() {
+    // As for `with_timeout`: its own cancellation unwinds its body back to
+    // it, never into the outer unwind, which goes on unchanged.
+    struct RunInDrop(
+        CancelToken,
+        Arc<std::sync::Mutex<Option<Result<(), Cancelled>>>>,
+    );
+    impl Drop for RunInDrop {
+        fn drop(&mut self) {
+            let r = self.0.run(|| {
+                self.0.cancel();
+                spin_for(BOUND) // Ok after 10 s if the cancel never landed
+            });
+            *self.1.lock().unwrap() = Some(r.map(drop));
+        }
+    }
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let s = seen.clone();
+    let outer = catch_unwind(AssertUnwindSafe(move || {
+        let _d = RunInDrop(CancelToken::new(), s);
+        std::panic::resume_unwind(Box::new("outer"));
+    }));
+    assert_eq!(*outer.unwrap_err().downcast::<&str>().unwrap(), "outer");
+    assert_eq!(*seen.lock().unwrap(), Some(Err(Cancelled)));
 }

@@ -1,4 +1,4 @@
-//! Figure (g): cancel tokens. What entering and leaving `CancelToken::run`
+//! Figure (h): cancel tokens. What entering and leaving `CancelToken::run`
 //! costs next to a `with_timeout` scope, and how long a `cancel()` takes to
 //! unwind every thread running under the token.
 

@@ -37,6 +37,9 @@ macro_rules! kernels {
             #[allow(unused_imports)]
             use super::*;
             $(
+                /// # Safety
+                ///
+                /// The CPU must have SSE2, which every x86-64 CPU has.
                 #[inline(never)]
                 #[cfg_attr(target_arch = "x86_64", target_feature(enable = "sse2"))]
                 pub unsafe fn $name($($arg: $aty),*) -> $ret $body

@@ -418,3 +418,41 @@ impl fmt::Display for TimedOut {
 }
 
 impl std::error::Error for TimedOut {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shared_error_lends_sync_payloads_to_several_threads() {
+        let err = JoinError::Panicked(Payload::new(String::from("disk on fire")));
+        let shared = &err;
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(move || {
+                    assert_eq!(shared.to_string(), "thread panicked: disk on fire");
+                    let JoinError::Panicked(p) = shared else { unreachable!() };
+                    assert!(p.is::<String>());
+                    assert_eq!(p.downcast_ref::<String>().unwrap(), "disk on fire");
+                });
+            }
+        });
+    }
+
+    #[test]
+    fn dropping_a_payload_contains_and_counts_a_panic_in_its_drop() {
+        struct Grenade;
+        impl Drop for Grenade {
+            fn drop(&mut self) {
+                std::panic::resume_unwind(Box::new("boom on drop")); // no hook output
+            }
+        }
+        let before = drop_panics();
+        drop(JoinError::Raised(Payload::new(Grenade)));
+        assert!(drop_panics() > before);
+        // Taken out by value, the value is the caller's again.
+        let p = Payload::new(Grenade).downcast::<Grenade>().ok().unwrap();
+        let r = catch_unwind(AssertUnwindSafe(move || drop(p)));
+        assert!(r.is_err(), "outside a Payload, its drop panics as usual");
+    }
+}

@@ -130,7 +130,7 @@ pub mod __testing {
 #[doc(hidden)]
 pub mod __loom {
     pub use crate::state::{
-        Delivery, Inner, Kill, KillKind, DEADLINE, PENDING_THREADS, RAISE, TERMINATE,
+        Delivery, Inner, Kill, KillKind, Waker, DEADLINE, PENDING_THREADS, RAISE, TERMINATE,
     };
     pub use crate::token::Node;
 }

@@ -402,7 +402,7 @@ pub fn threads() -> Vec<ThreadInfo> {
 /// [`shield`](crate::shield). A terminated thread whose unwind is slow
 /// (destructors that take seconds) is listed too: `terminate` stays pending
 /// until the thread exits. [`ThreadInfo::pending_for`] says how long; with
-/// the cargo feature `diagnostics`, [`ThreadInfo::last_checkpoint`] says
+/// the cargo feature `diagnostics`, `ThreadInfo::last_checkpoint` says
 /// where it was last seen. The crate guide's section "My thread does not
 /// die" walks through it.
 ///

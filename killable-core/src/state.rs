@@ -253,7 +253,7 @@ impl std::fmt::Debug for ClaimedHook<'_> {
 /// Signals the owner's I/O wake fd (see `io`): registered by the owner's
 /// first killable I/O wait, called by killers after the unpark, outside
 /// every lock, like the unpark itself.
-pub(crate) type Waker = std::sync::Arc<dyn Fn() + Send + Sync>;
+pub type Waker = std::sync::Arc<dyn Fn() + Send + Sync>;
 
 /// A cancel scope on this thread's stack of `with_timeout` calls.
 struct CancelScope {
@@ -350,7 +350,7 @@ impl Inner {
     /// before it sleeps, as with the unpark: a kill recorded before the
     /// registration is seen by that test (both take `locked`), one recorded
     /// after it calls the waker.
-    pub(crate) fn set_waker(&self, waker: &Waker) {
+    pub fn set_waker(&self, waker: &Waker) {
         let mut l = lock(&self.locked);
         if l.waker.is_none() {
             l.waker = Some(waker.clone());
@@ -375,6 +375,23 @@ impl Inner {
     fn update(&self, l: &mut Locked, set: u32, clear: u32) {
         let old = self.pending.load(Relaxed);
         let new = (old | set) & !clear;
+        if new == 0 {
+            l.pending_since = None;
+        } else if old == 0 {
+            // The killer's clock read, under the lock it already holds: the
+            // owner's checkpoint never reads a clock for this.
+            l.pending_since = Some(Instant::now());
+        }
+        // The store comes after the count goes up and before it goes down,
+        // so that whoever sees a bit through `pending()` (the owner, after
+        // reading `registry::threads()`, say) also sees the count, and its
+        // next checkpoint cannot take the fast path past the kill. (Miri's
+        // weak memory found that: `faults.rs`, `-Zmiri-seed=2`.)
+        let want = new != 0 && !l.finished;
+        if want && !l.counted {
+            l.counted = true;
+            PENDING_THREADS.fetch_add(1, SeqCst);
+        }
         // Release pairs with `pending()`'s Acquire. No SeqCst: the lost
         // wake-up it could guard against (a waiter's test and a killer's
         // wake missing each other) needs each side to write, then read what
@@ -385,26 +402,16 @@ impl Inner {
         //   park return. The thread is recorded (`set_thread`, under
         //   `locked`) before the owner's first test, so a kill recorded
         //   before that is seen through the mutex.
+        // * a waker (`set_waker`): registered under `locked`, and read there
+        //   by the killer after this store; the same argument.
         // * an `interruptible` hook: armed, and `pending()` tested, under
         //   `hook`'s mutex, which the killer takes after this store (and
         //   after releasing `locked`): the test sees the store, or the killer
         //   sees the hook.
         self.pending.store(new, Release);
-        if new == 0 {
-            l.pending_since = None;
-        } else if old == 0 {
-            // The killer's clock read, under the lock it already holds: the
-            // owner's checkpoint never reads a clock for this.
-            l.pending_since = Some(Instant::now());
-        }
-        let want = new != 0 && !l.finished;
-        if want != l.counted {
-            l.counted = want;
-            if want {
-                PENDING_THREADS.fetch_add(1, SeqCst);
-            } else {
-                PENDING_THREADS.fetch_sub(1, SeqCst);
-            }
+        if !want && l.counted {
+            l.counted = false;
+            PENDING_THREADS.fetch_sub(1, SeqCst);
         }
     }
 

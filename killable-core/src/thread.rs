@@ -299,6 +299,31 @@ impl<T> KillableThread<T> {
     /// Like [`join`](Self::join), but gives up after `timeout`, handing the
     /// handle back in `Err` so the caller can terminate it and try again.
     ///
+    /// The two layers of `Result` answer two questions. The outer one: did
+    /// the thread end in time? `Err(handle)` means no, and gives the handle
+    /// back, since a running thread must not be detached by accident. The
+    /// inner one is what [`join`](Self::join) returns: how the thread ended.
+    /// The usual pattern is a `match` on both, or "ask, then insist":
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use killable::{JoinError, KillableThread};
+    ///
+    /// fn stop<T>(t: KillableThread<T>) -> Result<T, JoinError> {
+    ///     match t.join_timeout(Duration::from_millis(50)) {
+    ///         Ok(ended) => ended,          // ended by itself, in time
+    ///         Err(still_running) => {      // too slow: insist
+    ///             still_running.terminate();
+    ///             still_running.join()
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let t = KillableThread::spawn(|| loop { killable::sleep(Duration::from_millis(5)) });
+    /// assert!(stop(t).unwrap_err().is_terminated());
+    /// assert_eq!(stop(KillableThread::spawn(|| 7)).unwrap(), 7);
+    /// ```
+    ///
     /// # Errors
     ///
     /// `Err(self)` if the thread is still running after `timeout`.
@@ -404,8 +429,9 @@ impl<T> fmt::Debug for KillableThread<T> {
 pub(crate) fn flatten<T>(r: std::thread::Result<Result<T, JoinError>>) -> Result<T, JoinError> {
     match r {
         Ok(r) => r,
-        // Only reachable if dropping a discarded raise payload panicked after
-        // the body ended: report it as the panic it is.
+        // The body's panics are caught in `run`, and the leftover raises it
+        // drops afterwards are contained; should anything else there panic,
+        // report it as the panic it is.
         Err(p) => Err(JoinError::Panicked(Payload::from(p))),
     }
 }

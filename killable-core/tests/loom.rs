@@ -37,7 +37,9 @@
 
 use std::sync::atomic::Ordering::SeqCst;
 
-use killable_core::__loom::{Delivery, Inner, Kill, KillKind, Node, PENDING_THREADS, TERMINATE};
+use killable_core::__loom::{
+    Delivery, Inner, Kill, KillKind, Node, Waker, PENDING_THREADS, TERMINATE,
+};
 use loom::sync::atomic::{AtomicBool, AtomicUsize};
 use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread;
@@ -271,6 +273,54 @@ fn kill_vs_entering_a_wait() {
             assert_eq!(pending_threads(), 0);
         });
     }
+}
+
+/// Kill versus entering a killable I/O wait (`io`): the owner registers its
+/// waker (`set_waker`), tests for a kill, then sleeps until its wake fd is
+/// signalled (here a flag and a park, as `poll` on the eventfd), testing
+/// again after each wake-up. The killer records a kill, then calls the
+/// waker. Loom reports a deadlock if any interleaving leaves the owner
+/// asleep with the kill pending. The owner registers no thread with the
+/// state (`set_thread`): only the waker can wake it.
+///
+/// Fails when broken (each checked by hand; loom reports the deadlock, then
+/// aborts while cleaning up, so no permanently failing twin is kept):
+/// `wake` not calling the waker (deadlock); the owner testing for a kill
+/// before it registers the waker (deadlock).
+#[test]
+fn kill_vs_entering_an_io_wait() {
+    loom::model(|| {
+        let inner = Shared::new();
+        let owner = {
+            let inner = inner.clone();
+            thread::spawn(move || {
+                let signalled = Arc::new(AtomicBool::new(false));
+                let waker: Waker = {
+                    let (signalled, me) = (signalled.clone(), thread::current());
+                    std::sync::Arc::new(move || {
+                        signalled.store(true, SeqCst);
+                        me.unpark();
+                    })
+                };
+                inner.set_waker(&waker);
+                while inner.pending() == 0 {
+                    // `poll` on the wake fd, then its drain.
+                    if !signalled.swap(false, SeqCst) {
+                        thread::park();
+                    }
+                }
+                let kill = checkpoint(&inner, true).expect("a kill is pending");
+                assert!(inner.finish().is_empty());
+                kill
+            })
+        };
+        inner.raise(4u8).unwrap();
+        match owner.join().unwrap() {
+            Kill::Raise(v) => assert_eq!(*v.downcast::<u8>().unwrap(), 4),
+            other => panic!("unexpected delivery {other:?}"),
+        }
+        assert_eq!(pending_threads(), 0);
+    });
 }
 
 /// The same with the waiter's side broken: it tests for a kill before it

@@ -52,7 +52,7 @@ pub(crate) fn killable(args: TokenStream, input: TokenStream) -> TokenStream {
                 return refuse(e, input);
             }
             lints::Expectations.visit_item_fn_mut(&mut f);
-            cx.fn_body(&mut f.block);
+            cx.fn_item(&f.sig, &mut f.block);
             f.into_token_stream()
         }
         // Input: `impl T { fn a() {…} const fn b() {…} }`  Output: `a` instrumented, `b` as is.
@@ -64,7 +64,7 @@ pub(crate) fn killable(args: TokenStream, input: TokenStream) -> TokenStream {
                 if let ImplItem::Fn(m) = member {
                     if eligible_member(&m.attrs, &m.sig) {
                         lints::Expectations.visit_impl_item_fn_mut(m);
-                        cx.fn_body(&mut m.block);
+                        cx.fn_item(&m.sig, &mut m.block);
                     }
                 }
             }
@@ -80,7 +80,7 @@ pub(crate) fn killable(args: TokenStream, input: TokenStream) -> TokenStream {
                     if m.default.is_some() && eligible_member(&m.attrs, &m.sig) {
                         lints::Expectations.visit_trait_item_fn_mut(m);
                         if let Some(block) = &mut m.default {
-                            cx.fn_body(block);
+                            cx.fn_item(&m.sig, block);
                         }
                     }
                 }
@@ -103,7 +103,7 @@ pub(crate) fn killable(args: TokenStream, input: TokenStream) -> TokenStream {
                         return refuse(e, input);
                     }
                     lints::Expectations.visit_impl_item_fn_mut(&mut m);
-                    cx.fn_body(&mut m.block);
+                    cx.fn_item(&m.sig, &mut m.block);
                     m.into_token_stream()
                 }
                 Err(_) => refuse(validate::not_a_fn(&Item::Verbatim(input.clone())), input),
@@ -278,6 +278,9 @@ impl Instrument {
     /// is checked as it returns. It must have no call in its last statement, no `return`
     /// anywhere (`let r = f(); return r;` is a tail call) and no opaque macro, which might hide
     /// one.
+    ///
+    /// An empty body stays empty: it runs nothing, and clippy treats `fn f<T: Send>() {}` as a
+    /// compile-time assertion (`extra_unused_type_parameters` would fire on `{ CP; }`).
     fn fn_body(&mut self, block: &mut Block) {
         let effects = scan::block(block);
         let all_checked = self.statements(&mut block.stmts, false);
@@ -302,6 +305,17 @@ impl Instrument {
             .take_while(|s| matches!(s, Stmt::Item(_)))
             .count();
         block.stmts.insert(items, self.check());
+    }
+
+    /// A function's body, unless it is the canonical body clippy asks for in `Clone` for a
+    /// `Copy` type (`*self`) or in `PartialOrd` for an `Ord` type (`Some(self.cmp(other))`):
+    /// with a check in front, `non_canonical_clone_impl` or `non_canonical_partial_ord_impl`
+    /// would fire. Each runs a bounded number of instructions, or the user's `cmp`, which
+    /// takes its own attribute.
+    fn fn_item(&mut self, sig: &syn::Signature, block: &mut Block) {
+        if !scan::canonical_body(sig, block) {
+            self.fn_body(block);
+        }
     }
 
     /// Input: `{ s1; s2 }` as a loop body  Output: `{ CP; s1'; s2' }`
@@ -1006,6 +1020,48 @@ mod tests {
                         g();
                     }
                     fn b(&self);
+                }
+            ),
+        );
+    }
+
+    #[test]
+    fn empty_and_canonical_bodies_are_left_as_written() {
+        for item in [
+            quote!(
+                fn assert_send<T: Send>() {}
+            ),
+            quote!(
+                impl<T> Clone for P<T> {
+                    fn clone(&self) -> Self {
+                        *self
+                    }
+                }
+            ),
+            quote!(impl PartialOrd for V {
+                fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+                    Some(self.cmp(other))
+                }
+            }),
+            quote!(impl PartialOrd for V {
+                fn partial_cmp(&self, rhs: &Self) -> Option<Ordering> {
+                    Some(::core::cmp::Ord::cmp(self, rhs))
+                }
+            }),
+        ] {
+            same(item.clone(), item);
+        }
+        // Not the canonical body: instrumented as usual.
+        same(
+            quote!(
+                fn clone(&self) -> Self {
+                    self.copy()
+                }
+            ),
+            quote!(
+                fn clone(&self) -> Self {
+                    ::killable::__private::checkpoint();
+                    self.copy()
                 }
             ),
         );

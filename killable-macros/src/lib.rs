@@ -226,23 +226,36 @@
 //!
 //! # Lints
 //!
-//! rustc's and clippy's lints see your code as you wrote it, with two exceptions. Clippy does
+//! rustc's and clippy's lints see your code as you wrote it, with these exceptions. Clippy does
 //! not lint code that comes out of a macro, so a strip-mined `for` loop, a wrapped iterator
-//! chain and a closure whose body starts with a check are no longer yours to it. These lints
-//! then stay silent on them (`cargo xtask lints` checks that no other goes missing):
+//! chain and a closure whose body starts with a check are no longer yours to it; a check
+//! between two statements breaks up the pairs some lints look for (`let mut v = Vec::new();`
+//! then `v.push(..)`); and doc comments reach clippy as `#[doc = ".."]` attributes once they
+//! have passed through the attribute, which its Markdown-layout lints skip. These lints then
+//! stay silent on annotated code (`cargo xtask lints` checks that no other goes missing):
 //!
 //! <!-- hidden lints -->
-//! `explicit_counter_loop`, `explicit_iter_loop`, `filter_next`, `manual_memcpy`, `map_clone`,
-//! `needless_range_loop`, `redundant_closure_call`, `redundant_closure_for_method_calls`,
-//! `suspicious_map`, `unnecessary_fold`
+//! `doc_lazy_continuation`, `explicit_counter_loop`, `explicit_iter_loop`, `filter_next`,
+//! `manual_memcpy`, `map_clone`, `missing_panics_doc`, `needless_range_loop`,
+//! `redundant_closure_call`, `redundant_closure_for_method_calls`, `suspicious_map`,
+//! `unnecessary_fold`, `vec_init_then_push`
 //!
-//! An `#[expect(clippy::…)]` of one of them, on the function, its `impl` or `trait`, or
+//! One pedantic lint can appear: `inline_always` skips a function whose body is a lone macro
+//! call, and the entry check makes the body more than that.
+//!
+//! <!-- added lints -->
+//! `inline_always`
+//!
+//! An `#[expect(clippy::…)]` of a hidden lint, on the function, its `impl` or `trait`, or
 //! anything inside it, becomes an `#[allow(clippy::…)]` (with its `reason`), so it is never
 //! reported as unfulfilled; other lints in the same `expect` stay expected. An `expect` on an
 //! enclosing item (the module, the crate, or the `impl` when the attribute is on one of its
-//! methods) is out of the attribute's reach: write `allow` there. A `for` loop
-//! over a parenthesized expression, `for x in (v)`, is not strip-mined, so `unused_parens`
-//! keeps its message.
+//! methods) is out of the attribute's reach: write `allow` there. A `for` loop over a
+//! parenthesized expression, `for x in (v)`, is not strip-mined, so `unused_parens` keeps its
+//! message. An empty body, and the canonical bodies of `Clone::clone` for a `Copy` type
+//! (`*self`) and `PartialOrd::partial_cmp` for an `Ord` type (`Some(self.cmp(other))`), are left
+//! as written, so `extra_unused_type_parameters` and the `non_canonical_*_impl` lints see what
+//! they expect.
 //!
 //! # What it does not reach
 //!

@@ -371,6 +371,35 @@ pub(crate) fn cfg_gated(s: &Stmt) -> bool {
     false
 }
 
+/// `fn clone(&self) -> Self { *self }` and `fn partial_cmp(&self, o: &Self) -> .. {
+/// Some(self.cmp(o)) }` (or `Some(Ord::cmp(self, o))`): the bodies clippy's
+/// `non_canonical_clone_impl` and `non_canonical_partial_ord_impl` ask for, to the token.
+pub(crate) fn canonical_body(sig: &syn::Signature, block: &syn::Block) -> bool {
+    let is_self = |e: &Expr| matches!(e, Expr::Path(p) if p.path.is_ident("self"));
+    let [Stmt::Expr(tail, None)] = block.stmts.as_slice() else {
+        return false;
+    };
+    match (sig.ident.to_string().as_str(), tail) {
+        ("clone", Expr::Unary(u)) => matches!(u.op, syn::UnOp::Deref(_)) && is_self(&u.expr),
+        ("partial_cmp", Expr::Call(some)) => {
+            let some_path = matches!(&*some.func, Expr::Path(p) if p.path.is_ident("Some"));
+            let cmp = match some.args.first() {
+                Some(Expr::MethodCall(m)) => m.method == "cmp" && is_self(&m.receiver),
+                Some(Expr::Call(c)) => {
+                    let path = matches!(&*c.func, Expr::Path(p)
+                        if p.path.segments.len() >= 2
+                            && p.path.segments[p.path.segments.len() - 2].ident == "Ord"
+                            && p.path.segments[p.path.segments.len() - 1].ident == "cmp");
+                    path && c.args.first().is_some_and(is_self)
+                }
+                _ => false,
+            };
+            some_path && some.args.len() == 1 && cmp
+        }
+        _ => false,
+    }
+}
+
 /// A statement without a `;` (`{ .. }`, `match`, `if`, a braced macro call): the tail
 /// expression of its block if the statements after it are cfg'd away.
 pub(crate) fn may_be_tail(s: &Stmt) -> bool {

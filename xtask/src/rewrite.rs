@@ -93,7 +93,11 @@ fn file(path: &Path, edition: &str, insert: Insert, count: &mut Count) -> Result
     // A 2015 crate reaches `::killable` only through an `extern crate` at its root.
     let root = path.ends_with("src/lib.rs")
         || path.ends_with("src/main.rs")
-        || path.parent().is_some_and(|p| p.ends_with("tests"));
+        || path.parent().is_some_and(|p| {
+            ["tests", "benches", "examples"]
+                .iter()
+                .any(|d| p.ends_with(d))
+        });
     if edition == "2015" && root {
         let after_inner = ast
             .attrs

@@ -2,7 +2,7 @@
 //! kill, consume nothing when they do, and leave the fd open and usable.
 //!
 //! Wrap a socket, pipe or terminal in [`Killable`] and use it as before. A
-//! kill (terminate, raise, deadline) that arrives while the call is blocked
+//! kill (terminate, raise, deadline, cancel token) that arrives while the call is blocked
 //! wakes it and unwinds from it, like any kill; the bytes that had not been
 //! read yet are still in the socket, and a thread that catches a raise reads
 //! them with its next call:

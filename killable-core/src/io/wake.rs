@@ -8,7 +8,8 @@
 //! blocks on a lock the killer still holds). A wait tests for a kill after
 //! the registration and before each `poll`, and again after each wake-up, so
 //! a kill is either seen by a test or signals the `poll`: no lost wake-up
-//! (`tests/io.rs::raises_at_random_moments_always_wake_an_idle_reader`).
+//! (loom: `tests/loom.rs::kill_vs_entering_an_io_wait`; stress:
+//! `tests/io.rs::raises_at_random_moments_always_wake_an_idle_reader`).
 //!
 //! A kill that lands while the thread is not in such a wait leaves the wake
 //! fd signalled; the next wait wakes once for nothing, drains it, and goes
@@ -46,6 +47,9 @@ impl WakeFd {
 struct Wake {
     fd: Arc<WakeFd>,
     waker: Waker,
+    /// Woken by a kill and left undrained: the kill was delivered first,
+    /// and the next wait drains before it sleeps.
+    undrained: std::cell::Cell<bool>,
 }
 
 impl Wake {
@@ -56,6 +60,7 @@ impl Wake {
         Ok(Wake {
             fd,
             waker: Arc::new(move || f.signal()),
+            undrained: std::cell::Cell::new(false),
         })
     }
 }
@@ -101,19 +106,28 @@ fn wait_killable(
 ) -> io::Result<()> {
     inner.set_waker(&wake.waker);
     let _blocked = Blocked::new(inner);
+    if wake.undrained.replace(false) {
+        sys::drain(wake.fd.read.as_fd());
+    }
     let mut ready = false;
     loop {
         // Nothing has been consumed yet: a kill lands here, before the
-        // first `poll` or after any wake-up, readiness included.
+        // first `poll` or after any wake-up, readiness included. Draining
+        // the wake fd is left to the next wait, off the kill's path.
         if deliverable(inner) {
+            wake.undrained.set(true);
             deliver_pending(inner);
+            // Nothing was deliverable after all: do not let a signalled fd
+            // turn the `poll` below into a spin.
+            wake.undrained.set(false);
+            sys::drain(wake.fd.read.as_fd());
         }
         if ready {
             return Ok(());
         }
         let woken;
         (ready, woken) = sys::poll(fd, events, Some(wake.fd.read.as_fd()))?;
-        if woken {
+        if woken && !deliverable(inner) {
             sys::drain(wake.fd.read.as_fd());
         }
     }
