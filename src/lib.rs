@@ -42,7 +42,7 @@
 //!
 //! | where | so that |
 //! | --- | --- |
-//! | at fn entry, when the fn calls something (a *leaf* fn, with no call, has no entry check) | loop-free recursion is killable: every recursive cycle contains a call |
+//! | at fn entry, when the fn calls something (a *leaf* fn, with no call, has no entry check, nor has a fn whose every call is followed by a check) | loop-free recursion is killable: every recursive cycle contains a call |
 //! | at the head of every loop body (`loop`, `while`, `while let`, `for`, labeled or not) | every iteration passes a check |
 //! | after every statement that calls something | a long call that is not itself killable is caught as soon as it returns |
 //! | at closure entry | iterator chains, whose loops run inside `std`, are killable |
@@ -278,7 +278,7 @@
 //! | code | why | what to do |
 //! | --- | --- | --- |
 //! | a function without the attribute (a dependency, `std`) | no checkpoints inside | the kill lands when it returns; for long ones, wrap in [`interruptible`] with a hook that makes it return |
-//! | code inside macro invocations (`println!`, `vec!`, your `macro_rules!`) | the attribute sees only tokens | a check follows the macro call; call [`checkpoint()`] inside long macro-generated loops |
+//! | code inside macro invocations (`println!`, `vec!`, your `macro_rules!`) | the attribute sees only tokens | a check follows the macro call (std's assertions, `matches!` and `cfg!` count as their arguments); call [`checkpoint()`] inside long macro-generated loops |
 //! | blocking std calls (`std::thread::sleep`, `Mutex::lock`, `std::sync::mpsc::Receiver::recv`, socket reads) | the OS does not know about kills | use [`sleep`], [`sync::Condvar`], [`sync::mpsc`], [`io::Killable`] for sockets and pipes, or [`interruptible`] |
 //! | FFI | unwinding into C aborts | refused on `extern "C"` fns; an `extern "C-unwind"` callback may be killable |
 //! | `async fn` | runs where the future is polled | drop the future (executor-side timeout or abort) |

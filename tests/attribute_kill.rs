@@ -414,3 +414,79 @@ fn drive_leaf(running: &AtomicBool) -> u64 {
 fn leaf_fn_in_an_annotated_loop_stays_killable() {
     assert_killed(|r| drive_leaf(&r));
 }
+
+/// Set by the test once the kill is sent: the long call below returns only then.
+static KILL_SENT: AtomicBool = AtomicBool::new(false);
+
+/// Unattributed: marks the worker as running, then works (no checkpoint) until the kill is
+/// pending, so that the kill arrives during this call.
+#[inline(never)]
+fn mark_then_work_until_killed(flag: &AtomicBool) -> u64 {
+    flag.store(true, SeqCst);
+    while !KILL_SENT.load(SeqCst) {
+        std::hint::spin_loop();
+    }
+    1
+}
+
+/// Unattributed and never returns: whatever follows the check under test.
+#[inline(never)]
+fn spin_forever(x: u64) -> u64 {
+    loop {
+        if x == 0 {
+            return x;
+        }
+        std::hint::spin_loop();
+    }
+}
+
+/// The long call is the last call of the `if` block and only straight-line code follows it
+/// there, so no check follows it inside the block: the block ends into the check after the
+/// `if` statement, the only one after the kill on this path.
+#[killable]
+fn last_call_of_a_nested_block(running: &AtomicBool, go: bool) -> u64 {
+    let mut r = 0;
+    if go {
+        r = mark_then_work_until_killed(running);
+        r = r.wrapping_mul(3) + 1;
+    }
+    r += 1;
+    spin_forever(r)
+}
+
+#[test]
+fn a_kill_during_a_nested_blocks_last_call_lands_after_the_enclosing_statement() {
+    let running = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&running);
+    let t = KillableThread::spawn(move || last_call_of_a_nested_block(&flag, true));
+    while !running.load(SeqCst) {
+        std::thread::yield_now();
+    }
+    t.terminate();
+    KILL_SENT.store(true, SeqCst);
+    match t.join_timeout(BOUND) {
+        Ok(Err(e)) => assert!(e.is_terminated(), "joined with {e:?}"),
+        Ok(Ok(_)) => panic!("the worker finished instead of being terminated"),
+        Err(_) => panic!("the worker was not terminated within {BOUND:?}"),
+    }
+}
+
+/// Branching recursion whose every call is followed by a check: no entry check; each return
+/// passes the check after the `if`, which is what makes it killable.
+#[killable]
+fn fib_checked_after_calls(n: u64, running: &AtomicBool) -> u64 {
+    let mut r = n;
+    if n < 2 {
+        r += u64::from(mark(running));
+    } else {
+        let a = fib_checked_after_calls(n - 1, running);
+        let b = fib_checked_after_calls(n - 2, running);
+        r = a.wrapping_add(b);
+    }
+    r
+}
+
+#[test]
+fn recursion_without_entry_checks_stays_killable() {
+    assert_killed(|r| fib_checked_after_calls(90, &r));
+}

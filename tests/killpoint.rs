@@ -91,6 +91,10 @@ fn sweep(insert: fn(&Mutex<Vec<i32>>, i32)) -> Outcomes {
             KillableThread::spawn(move || {
                 let _kp = terminate_at_checkpoint(k);
                 for x in ITEMS {
+                    // A kill point between updates, outside the lock: `insert_sorted`
+                    // has none of its own there, since every call it makes is followed
+                    // by a check (so it needs no entry check).
+                    killable::checkpoint();
                     insert(&v, x);
                     done.fetch_add(1, SeqCst);
                 }

@@ -271,13 +271,21 @@ impl Instrument {
     /// Leading items (`use`, `const`, a nested `fn`) stay first, so the check does not make
     /// clippy's `items_after_statements` fire on a body that had no statement before them.
     ///
+    /// A fn whose every call is followed by a check in its own body needs no entry check
+    /// either: no call of it is in tail position (where LLVM could turn recursion into a
+    /// loop), so a recursive descent through it grows the stack, a bounded amount of
+    /// straight-line code per frame until the stack is exhausted, and each call it makes
+    /// is checked as it returns. It must have no call in its last statement, no `return`
+    /// anywhere (`let r = f(); return r;` is a tail call) and no opaque macro, which might hide
+    /// one.
+    ///
     /// An empty body stays empty: it runs nothing, and clippy treats `fn f<T: Send>() {}` as a
     /// compile-time assertion (`extra_unused_type_parameters` would fire on `{ CP; }`).
     fn fn_body(&mut self, block: &mut Block) {
-        if scan::block(block).calls {
-            self.closure_body(block);
-        } else {
-            self.visit_block_mut(block);
+        let effects = scan::block(block);
+        let all_checked = self.statements(&mut block.stmts, false);
+        if effects.calls && (effects.returns || !all_checked) {
+            self.entry_check(block);
         }
     }
 
@@ -286,7 +294,11 @@ impl Instrument {
     /// them in loops of their own, where this check is the only one (`chain` decides when
     /// the source's chunk checks make it redundant).
     fn closure_body(&mut self, block: &mut Block) {
-        self.visit_block_mut(block);
+        self.statements(&mut block.stmts, false);
+        self.entry_check(block);
+    }
+
+    fn entry_check(&mut self, block: &mut Block) {
         let items = block
             .stmts
             .iter()
@@ -308,7 +320,7 @@ impl Instrument {
 
     /// Input: `{ s1; s2 }` as a loop body  Output: `{ CP; s1'; s2' }`
     fn loop_body(&mut self, block: &mut Block) {
-        self.statements(&mut block.stmts, true);
+        let _ = self.statements(&mut block.stmts, true);
         block.stmts.insert(0, self.check());
     }
 
@@ -321,10 +333,16 @@ impl Instrument {
     ///   returns to its caller. This also keeps a check from landing after a final
     ///   `std::process::exit(1);`, where it would be unreachable code;
     /// - a statement that cannot complete (`return`, `break`, `continue`, `panic!`, …);
-    /// - in a loop body, the last calling statement when only straight-line code follows it:
-    ///   the next check is then the loop head's (or the one after the loop), a bounded
-    ///   number of instructions away.
-    fn statements(&mut self, stmts: &mut Vec<Stmt>, loop_body: bool) {
+    /// - when `nested` (a loop body, or a block inside the body), the last calling statement
+    ///   when only straight-line code follows it: control leaves the block a bounded number
+    ///   of instructions later, into the loop head's check or to the statement that encloses
+    ///   the block, which contains the same call and so is followed by its own check (or is
+    ///   itself followed by straight-line code only, up to a loop head or the fn body). The
+    ///   body of a fn or closure itself keeps that check: it returns to code that may have
+    ///   no check of its own, where the kill would wait for that code's next call into ours.
+    ///
+    /// Returns whether every statement that calls is followed by a check.
+    fn statements(&mut self, stmts: &mut Vec<Stmt>, nested: bool) -> bool {
         // Judged on the user's code, before the checks inserted below count as calls.
         let effects: Vec<scan::Effects> = stmts.iter().map(scan::stmt).collect();
         for stmt in stmts.iter_mut() {
@@ -355,9 +373,11 @@ impl Instrument {
                 && !may_be_last(i)
                 && !matches!(stmts[i], Stmt::Item(_))
                 && !scan::diverges(&stmts[i]);
-            check_after[i] = wanted && !(loop_body && rest_is_cheap);
+            check_after[i] = wanted && !(nested && rest_is_cheap);
             rest_is_cheap &= effects[i].is_cheap();
         }
+        let all_checked = (0..stmts.len())
+            .all(|i| !effects[i].calls || matches!(stmts[i], Stmt::Item(_)) || check_after[i]);
         let old = std::mem::take(stmts);
         for (stmt, check) in old.into_iter().zip(check_after) {
             let at = syn::spanned::Spanned::span(&stmt);
@@ -366,12 +386,13 @@ impl Instrument {
                 stmts.push(self.check_at(at));
             }
         }
+        all_checked
     }
 }
 
 impl VisitMut for Instrument {
     fn visit_block_mut(&mut self, block: &mut Block) {
-        self.statements(&mut block.stmts, false);
+        let _ = self.statements(&mut block.stmts, true);
     }
 
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
@@ -494,6 +515,186 @@ mod tests {
     }
 
     #[test]
+    fn no_check_after_a_nested_blocks_last_call_when_only_straight_line_code_follows() {
+        // `c()` is the last call of the `if` block and only straight-line code follows it
+        // there: the block ends a bounded number of instructions later, into the check after
+        // the `if` statement. The fn body keeps that check, though only straight-line code
+        // follows it: the fn returns to code that may have no check of its own.
+        same(
+            quote!(
+                fn f(v: &mut V) -> u32 {
+                    let x = b();
+                    if x > 0 {
+                        c();
+                        v.n += 1;
+                        d();
+                        v.n += 2;
+                    }
+                    let y = x + 1;
+                    y
+                }
+            ),
+            // Every call is followed by a check, so no entry check (see `fn_body`).
+            quote!(
+                fn f(v: &mut V) -> u32 {
+                    let x = b();
+                    ::killable::__private::checkpoint();
+                    if x > 0 {
+                        c();
+                        ::killable::__private::checkpoint();
+                        v.n += 1;
+                        d();
+                        v.n += 2;
+                    }
+                    ::killable::__private::checkpoint();
+                    let y = x + 1;
+                    y
+                }
+            ),
+        );
+    }
+
+    #[test]
+    fn no_entry_check_when_every_call_is_followed_by_one() {
+        // Both recursive calls are followed by checks: a descent grows the stack, and each
+        // return passes a check.
+        same(
+            quote!(
+                fn fib(n: u64) -> u64 {
+                    let mut r = n;
+                    if n >= 2 {
+                        let a = fib(n - 1);
+                        let b = fib(n - 2);
+                        r = a + b;
+                    }
+                    r
+                }
+            ),
+            quote!(
+                fn fib(n: u64) -> u64 {
+                    let mut r = n;
+                    if n >= 2 {
+                        let a = fib(n - 1);
+                        ::killable::__private::checkpoint();
+                        let b = fib(n - 2);
+                        r = a + b;
+                    }
+                    ::killable::__private::checkpoint();
+                    r
+                }
+            ),
+        );
+        // A call in the last statement, in a `return`, or an opaque macro (which may expand
+        // to a `return f()`) may be a tail call: the entry check stays.
+        for (body, checked) in [
+            (
+                quote!({
+                    a();
+                    b()
+                }),
+                quote!({
+                    CP;
+                    a();
+                    CP;
+                    b()
+                }),
+            ),
+            (
+                quote!({
+                    if n > 0 {
+                        return f(n - 1);
+                    }
+                    a();
+                    n
+                }),
+                quote!({
+                    CP;
+                    if n > 0 {
+                        return f(n - 1);
+                    }
+                    CP;
+                    a();
+                    CP;
+                    n
+                }),
+            ),
+            (
+                quote!({
+                    m!(n);
+                    n
+                }),
+                quote!({
+                    CP;
+                    m!(n);
+                    CP;
+                    n
+                }),
+            ),
+        ] {
+            let cp = quote!(::killable::__private::checkpoint(););
+            let checked: TokenStream = checked
+                .into_iter()
+                .flat_map(|t| match t {
+                    proc_macro2::TokenTree::Group(g) => {
+                        let inner: TokenStream = g
+                            .stream()
+                            .to_string()
+                            .replace("CP ;", &cp.to_string())
+                            .parse()
+                            .unwrap();
+                        let mut g2 = proc_macro2::Group::new(g.delimiter(), inner);
+                        g2.set_span(g.span());
+                        quote!(#g2)
+                    }
+                    other => quote!(#other),
+                })
+                .collect();
+            same(
+                quote!(fn f(n: u64) -> u64 #body),
+                quote!(fn f(n: u64) -> u64 #checked),
+            );
+        }
+    }
+
+    #[test]
+    fn assertions_count_only_what_their_arguments_call() {
+        // `debug_assert!(n < 8)` is straight-line code: no check after it, and a fn whose only
+        // macros are such assertions is a leaf.
+        same(
+            quote!(
+                fn leaf(n: usize) -> usize {
+                    debug_assert!(n < 8);
+                    assert_eq!(n % 2, 0, "odd {}", n);
+                    n + 1
+                }
+            ),
+            quote!(
+                fn leaf(n: usize) -> usize {
+                    debug_assert!(n < 8);
+                    assert_eq!(n % 2, 0, "odd {}", n);
+                    n + 1
+                }
+            ),
+        );
+        same(
+            quote!(
+                fn f(n: usize) -> usize {
+                    assert!(g(n));
+                    h(n)
+                }
+            ),
+            quote!(
+                fn f(n: usize) -> usize {
+                    ::killable::__private::checkpoint();
+                    assert!(g(n));
+                    ::killable::__private::checkpoint();
+                    h(n)
+                }
+            ),
+        );
+    }
+
+    #[test]
     fn loops_get_head_checks_and_no_redundant_tail_check() {
         same(
             quote!(
@@ -515,9 +716,9 @@ mod tests {
                     };
                 }
             ),
+            // Every call is followed by a check, so no entry check (see `fn_body`).
             quote!(
                 fn f() {
-                    ::killable::__private::checkpoint();
                     'a: loop {
                         ::killable::__private::checkpoint();
                         x();

@@ -92,7 +92,7 @@
 //!
 //! | where | why |
 //! | --- | --- |
-//! | fn entry (after inner attributes such as `#![allow(..)]`), when the body calls something | loop-free recursion is killable: every recursive cycle contains a call |
+//! | fn entry (after inner attributes such as `#![allow(..)]`), when the body calls something and not every call is followed by a check (see below) | loop-free recursion is killable: every recursive cycle contains a call |
 //! | the head of every loop body: `loop`, `while`, `while let`, `for`, labeled or not, in statement or expression position (`let v = loop { … }`) | every iteration passes a check |
 //! | after every statement that contains a call, method call or macro call | a long callee that is not itself killable is caught as soon as it returns |
 //! | the entry of every closure in the body (`\|x\| x + 1` becomes `\|x\| { checkpoint(); x + 1 }`), except straight-line closures in an iterator chain over a std source, whose source is checked once per chunk of items instead (see below) | iterator chains run their loops inside std, where only the closures and the source are ours |
@@ -116,20 +116,35 @@
 //!   when that call returns to annotated code, like any other call of code without
 //!   checkpoints. A fn that recurses only through an operator of its own type (`+` calling
 //!   `Add::add`, `Index`, `Deref`) is judged a leaf: write `killable::checkpoint();` in it.
+//! - **At the entry of a fn whose every call is followed by a check in its body**: no call in
+//!   its last statement, no `return` anywhere, no macro but the std ones below. No call of
+//!   it is then in tail position (where LLVM could turn recursion into a loop), so a recursive
+//!   descent through it grows the stack, running a bounded amount of straight-line code per
+//!   frame, and every call it makes is checked as it returns. In
+//!   `fn f(n: u64) -> u64 { let a = g(n); let b = h(a); b + 1 }` the checks after `g(n)`
+//!   and `h(a)` are the only ones. The cost: a kill pending at entry waits for the first
+//!   call, one call of code without checkpoints at most, as after any statement.
 //! - **After the last statement of a block** (whether or not it is a tail expression): control
 //!   leaves the block right after it, and the statement that encloses the block contains the
 //!   same call, so the check after that statement (or the loop head's) comes next. In the fn
 //!   body itself, the function returns to its caller. This also keeps a check from landing after
 //!   a final `std::process::exit(1);` where it would be unreachable code.
-//! - **After the last calling statement of a loop body when only straight-line code follows
-//!   it**: the loop head's check (or the one after the loop) comes a bounded number of
-//!   instructions later. In `while j > 0 { v.swap(j - 1, j); j -= 1; }` there is one check per
-//!   iteration, not two.
+//! - **After the last calling statement of a loop body, or of a block nested in the body
+//!   (an `if` branch, a `match` arm, an `unsafe` block), when only straight-line code follows
+//!   it**: control leaves the block a bounded number of instructions later. In a loop body the
+//!   loop head's check (or the one after the loop) comes next: in
+//!   `while j > 0 { v.swap(j - 1, j); j -= 1; }` there is one check per iteration, not two. A
+//!   nested block ends into the statement that encloses it, which contains the same call and
+//!   so has its own check after it (or is followed by straight-line code only, and so on out
+//!   to a loop head or the fn body). The body of the fn or closure itself keeps the check
+//!   after its last calling statement even then: the fn returns to code that may have no
+//!   check of its own (a thread's entry closure, `sort_by`), where the kill would wait.
 //! - **After a statement that cannot complete**: `return`, `break`, `continue`, `panic!`,
 //!   `unreachable!`, `todo!`, `unimplemented!`.
 //! - **Cheap std methods do not count as calls**: integer, float, char and slice methods that run
 //!   in a few instructions and never block (`wrapping_add`, `min`, `len`, `get`, `swap`,
-//!   `is_ascii_digit`, `is_some`, … the full list is `scan::CHEAP_METHODS` in this crate's
+//!   `is_ascii_digit`, `is_some`, `unwrap`, `expect`, raw pointers' `add` and `cast`, … the
+//!   full list is `scan::CHEAP_METHODS` in this crate's
 //!   source), the constructors `Some(…)`, `Ok(…)`, `Err(…)`, and conversions between
 //!   primitive types written `u64::from(x)` (`i32::from`, `f64::from`, `char::from`, …). A type
 //!   of yours with a slow method of one of those names is misjudged; put `#[killable]` on that
@@ -248,7 +263,12 @@
 //!   functions and take their own attribute, or none.
 //! - **Code inside macro invocations** (`println!`, `vec!`, your own `macro_rules!`): the attribute
 //!   sees only their tokens, not what they expand to. A macro call counts as a call, so a check
-//!   follows it; a loop inside a macro's expansion gets no check of its own.
+//!   follows it; a loop inside a macro's expansion gets no check of its own. The exceptions are
+//!   std's `assert!`, `assert_eq!`, `assert_ne!`, their `debug_` forms, `matches!` and `cfg!`,
+//!   which evaluate their arguments and otherwise compare, branch or panic (a failed
+//!   assertion never returns): they count as what their arguments call, so
+//!   `debug_assert!(i < n);` is straight-line code and `assert!(f(x));` a call of `f`. A
+//!   `macro_rules!` of yours with one of those names is misjudged the same way.
 //! - **`async` blocks and `async` closures** in the body: they run where their future is polled,
 //!   not here (see `async fn` below).
 //! - **Const contexts**: array lengths, `const { }` blocks, const generic arguments.

@@ -10,7 +10,8 @@ use syn::{Expr, ExprBreak, Lifetime, Stmt};
 #[derive(Default, Clone, Copy)]
 pub(crate) struct Effects {
     /// A call, method call or macro call (macros are opaque: they may expand to a call),
-    /// except the [`CHEAP_METHODS`] and enum constructors.
+    /// except the [`CHEAP_METHODS`], enum constructors, and std's assertion macros, `matches!`
+    /// and `cfg!`, which count only what their arguments call.
     pub(crate) calls: bool,
     /// A `loop`, `while` or `for`.
     pub(crate) loops: bool,
@@ -18,6 +19,9 @@ pub(crate) struct Effects {
     pub(crate) closures: bool,
     /// An index expression (`v[i]`): a bounds check, for std's types.
     pub(crate) indexes: bool,
+    /// A `return`, or an opaque macro (which may expand to one): control may leave the fn
+    /// right after a call, which may then be a tail call (`let r = f(); return r;`).
+    pub(crate) returns: bool,
 }
 
 impl Effects {
@@ -128,6 +132,24 @@ pub(crate) const CHEAP_METHODS: &[&str] = &[
     "is_ok",
     "is_err",
     "unwrap_or",
+    // a branch, and a panic (which never returns) on `None` / `Err`
+    "unwrap",
+    "expect",
+    "unwrap_unchecked",
+    // raw pointers, byte views and byte conversions: address arithmetic and casts
+    "as_ptr",
+    "as_mut_ptr",
+    "add",
+    "sub",
+    "offset",
+    "cast",
+    "cast_mut",
+    "cast_const",
+    "is_null",
+    "as_bytes",
+    "to_le_bytes",
+    "to_be_bytes",
+    "to_ne_bytes",
 ];
 
 /// `Some(x)`, `Ok(x)`, `Err(x)` build a value; they call nothing.
@@ -165,6 +187,65 @@ fn primitive_conversion(func: &Expr) -> bool {
                 && segments[1] == "from"
         }
         _ => false,
+    }
+}
+
+/// Std macros whose expansion evaluates their arguments (some of them only in debug builds)
+/// and otherwise only compares, branches, or panics: a failed assertion diverges, so no code
+/// of this fn runs after it. Judged by their arguments, like an `if` (`assert!(n < 8)` is
+/// straight-line code, `assert!(f(n))` calls `f`). A `macro_rules!` of yours with one of these
+/// names is misjudged, like a slow method named in [`CHEAP_METHODS`].
+const ASSERTIONS: &[&str] = &[
+    "assert",
+    "assert_eq",
+    "assert_ne",
+    "debug_assert",
+    "debug_assert_eq",
+    "debug_assert_ne",
+];
+
+/// The expressions an assertion macro, `matches!` or `cfg!` evaluates, if `m` is one of them
+/// (named bare or as `std::…`/`core::…`) and its tokens parse; `None` for any other macro,
+/// which is opaque and counts as a call.
+fn std_expression_macro(m: &syn::Macro) -> Option<Vec<Expr>> {
+    use syn::parse::Parser;
+    use syn::punctuated::Punctuated;
+    let segments: Vec<String> = m
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    let name = match segments.as_slice() {
+        [name] if m.path.leading_colon.is_none() => name,
+        [krate, name] if krate == "std" || krate == "core" => name,
+        _ => return None,
+    };
+    match name.as_str() {
+        // A configuration predicate, not an expression: `cfg!(unix)` is a `bool` literal.
+        "cfg" => Some(Vec::new()),
+        // `matches!(expr, pattern)` or `matches!(expr, pattern if guard)`.
+        "matches" => {
+            let parser = |input: syn::parse::ParseStream| {
+                let scrutinee: Expr = input.parse()?;
+                input.parse::<syn::Token![,]>()?;
+                syn::Pat::parse_multi_with_leading_vert(input)?;
+                let mut exprs = vec![scrutinee];
+                if input.parse::<Option<syn::Token![if]>>()?.is_some() {
+                    exprs.push(input.parse()?);
+                }
+                input.parse::<Option<syn::Token![,]>>()?;
+                Ok(exprs)
+            };
+            parser.parse2(m.tokens.clone()).ok()
+        }
+        name if ASSERTIONS.contains(&name) => {
+            let args = Punctuated::<Expr, syn::Token![,]>::parse_terminated
+                .parse2(m.tokens.clone())
+                .ok()?;
+            Some(args.into_iter().collect())
+        }
+        _ => None,
     }
 }
 
@@ -206,8 +287,18 @@ impl<'ast> Visit<'ast> for Scan {
         }
         visit::visit_expr_method_call(self, e);
     }
-    fn visit_macro(&mut self, _: &'ast syn::Macro) {
-        self.effects.calls = true;
+    fn visit_macro(&mut self, m: &'ast syn::Macro) {
+        match std_expression_macro(m) {
+            Some(args) => args.iter().for_each(|a| self.visit_expr(a)),
+            None => {
+                self.effects.calls = true;
+                self.effects.returns = true;
+            }
+        }
+    }
+    fn visit_expr_return(&mut self, e: &'ast syn::ExprReturn) {
+        self.effects.returns = true;
+        visit::visit_expr_return(self, e);
     }
     fn visit_expr_await(&mut self, e: &'ast syn::ExprAwait) {
         self.effects.calls = true;
@@ -346,6 +437,37 @@ mod tests {
         assert!(expr(&parse_quote!(u64::from(x) * u64::from(y))).is_cheap());
         assert!(expr(&parse_quote!(Some(f64::from(x)))).is_cheap());
         assert!(expr(&parse_quote!(char::from(b).is_ascii_digit())).is_cheap());
+    }
+
+    #[test]
+    fn assertions_matches_and_cfg_count_only_their_arguments() {
+        assert!(expr(&parse_quote!(debug_assert!(len < 8))).is_cheap());
+        assert!(expr(&parse_quote!(assert_eq!(i, len, "at {}", i))).is_cheap());
+        assert!(expr(&parse_quote!(core::assert_ne!(a, b,))).is_cheap());
+        assert!(expr(&parse_quote!(matches!(c, b'0'..=b'9' | b'.' if c != 0))).is_cheap());
+        assert!(expr(&parse_quote!(cfg!(target_pointer_width = "64"))).is_cheap());
+        // What the arguments call still counts.
+        assert!(!expr(&parse_quote!(assert!(f(n)))).is_cheap());
+        assert!(!expr(&parse_quote!(debug_assert_eq!(v.iter().sum::<u32>(), 3))).is_cheap());
+        assert!(!expr(&parse_quote!(matches!(x, Some(_) if slow(x)))).is_cheap());
+    }
+
+    #[test]
+    fn unwraps_and_raw_pointer_arithmetic_are_not_calls() {
+        assert!(expr(&parse_quote!(p.as_ptr().add(n).cast::<u8>())).is_cheap());
+        assert!(expr(&parse_quote!(x.checked_add(1).expect("overflow"))).is_cheap());
+        assert!(expr(&parse_quote!(s.as_bytes().get(i).unwrap())).is_cheap());
+        // What they are called on still counts.
+        assert!(!expr(&parse_quote!(s.parse::<u32>().unwrap())).is_cheap());
+    }
+
+    #[test]
+    fn other_macros_are_calls() {
+        assert!(!expr(&parse_quote!(load_int_le!(buf, i, u64))).is_cheap());
+        assert!(!expr(&parse_quote!(mylib::assert!(x))).is_cheap());
+        assert!(!expr(&parse_quote!(println!("{}", x))).is_cheap());
+        // Tokens that are not expressions: judged opaque.
+        assert!(!expr(&parse_quote!(assert!(=> x))).is_cheap());
     }
 
     #[test]
