@@ -26,6 +26,9 @@ fn helper_without_the_attribute(stop: &AtomicBool, inside: mpsc::Sender<()>) {
 
 #[killable]
 fn entry_with_the_attribute(stop: Arc<AtomicBool>, inside: mpsc::Sender<()>) {
+    // The attribute puts no entry check here (the one call is followed by
+    // the loop's check): this is the last checkpoint the thread passes.
+    killable::checkpoint();
     helper_without_the_attribute(&stop, inside);
     // Back in instrumented code: the kill lands at this loop's head.
     let mut sum = 0_u32;
@@ -159,7 +162,7 @@ fn pending_for_restarts_when_the_thread_takes_a_kill() {
 }
 
 /// With `diagnostics`, the listing says where the thread was last seen: the
-/// entry of the attributed fn whose helper never returns.
+/// checkpoint before the helper that never returns.
 #[cfg(feature = "diagnostics")]
 #[test]
 fn with_diagnostics_the_listing_gives_the_last_checkpoint() {
