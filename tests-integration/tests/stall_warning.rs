@@ -88,6 +88,9 @@ fn helper_without_the_attribute(stop: &AtomicBool, inside: mpsc::Sender<()>) {
 
 #[killable]
 fn entry_with_the_attribute(stop: Arc<AtomicBool>, inside: mpsc::Sender<()>) {
+    // The attribute puts no entry check here (the one call is followed by
+    // the loop's check): this is the last checkpoint the thread passes.
+    killable::checkpoint();
     helper_without_the_attribute(&stop, inside);
     // Back in instrumented code: the kill lands at this loop's head.
     let mut sum = 0_u32;
