@@ -837,7 +837,6 @@ fn joins_racing_kills_of_the_joiner() {
 /// pattern). A kill of the parent unwinds the body; the guard's join runs
 /// during that unwind, before the scope terminates its children.
 #[test]
-#[ignore = "open: a scope body's destructor that waits for a child during a kill's unwind hangs; terminating the children as the termination starts to unwind fixed it but made chaos seed 20261206 case 1210 abort, so it was reverted"]
 fn a_join_on_drop_guard_in_a_killed_scope_body_does_not_hang() {
     isolated(
         "a_join_on_drop_guard_in_a_killed_scope_body_does_not_hang",

@@ -152,5 +152,11 @@ pub(crate) fn deliverable(inner: &Inner) -> bool {
 /// printed; destructors run as in any unwind.
 pub(crate) fn unwind(kill: Kill) -> ! {
     crate::trace::deliver(&kill);
+    if let Kill::Terminate = kill {
+        // The scopes this thread opened terminate their threads now, before
+        // a destructor of the unwind (a guard that joins a child) can wait
+        // for one of them.
+        local::on_terminate();
+    }
     resume_unwind(Box::new(kill))
 }

@@ -199,3 +199,20 @@ pub(crate) fn enter_unwinding_scope() {
 pub(crate) fn leave_unwinding_scope() {
     LOCAL.with(|l| l.unwinding_scopes.set(l.unwinding_scopes.get() - 1));
 }
+
+/// Called as a termination starts to unwind this thread, before any of its
+/// destructors run; set once by `scope`, which is above this module (a
+/// function pointer keeps the imports going down).
+static ON_TERMINATE: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Installs the termination callback (the first call wins; there is one).
+pub(crate) fn set_on_terminate(f: fn()) {
+    let _ = ON_TERMINATE.set(f);
+}
+
+/// Runs the termination callback, if one is installed.
+pub(crate) fn on_terminate() {
+    if let Some(f) = ON_TERMINATE.get() {
+        f();
+    }
+}

@@ -47,8 +47,11 @@ pub struct Scope<'scope, 'env: 'scope> {
 /// body returned, *terminates* every thread of the scope still running,
 /// whatever the kind of kill (a raised value belongs to the caller's unwind,
 /// and a child's deadline is not the caller's). `scope` then waits for them
-/// and the kill goes on unwinding the caller. A thread spawned into the
-/// scope after that is terminated at once. An ordinary panic of the body
+/// and the kill goes on unwinding the caller. A termination does so as soon
+/// as it starts to unwind the caller, before the body's destructors run (so
+/// a guard in the body that joins a child on drop does not wait forever); a
+/// raise or a deadline, which the body may catch, once it leaves the body.
+/// A thread spawned into the scope after that is terminated at once. An ordinary panic of the body
 /// leaves the threads running, as with `std::thread::scope`, which waits
 /// for them before the panic goes on.
 ///
@@ -103,6 +106,7 @@ where
     let children = Unregister(Cell::new(None));
     std::thread::scope(|s| {
         let key = children::key(s);
+        children::open(key);
         children.0.set(Some(key));
         let s: *const std::thread::Scope<'_, 'env> = s;
         // SAFETY: `Scope` is `repr(transparent)` over `std::thread::Scope`,
@@ -154,6 +158,8 @@ mod children {
 
     #[derive(Default)]
     struct Children {
+        /// The thread that called `scope`.
+        owner: Option<std::thread::ThreadId>,
         killers: Vec<Killer>,
         /// A kill went through the scope: new threads are terminated at once.
         cancelled: bool,
@@ -163,6 +169,29 @@ mod children {
 
     pub(super) fn key<T>(s: &T) -> usize {
         s as *const T as usize
+    }
+
+    /// Records scope `key` as opened by the calling thread.
+    pub(super) fn open(key: usize) {
+        crate::local::set_on_terminate(terminate_owned_by_current);
+        lock(&SCOPES).entry(key).or_default().owner = Some(std::thread::current().id());
+    }
+
+    /// A termination is unwinding the calling thread: it is level-triggered
+    /// and cannot be caught for good, so every scope this thread opened
+    /// terminates its threads now, not after the body's destructors (one of
+    /// which may be waiting for such a thread). Raises and deadlines, which
+    /// the body may catch, wait until they leave the body.
+    fn terminate_owned_by_current() {
+        let me = std::thread::current().id();
+        let keys: Vec<usize> = lock(&SCOPES)
+            .iter()
+            .filter(|(_, c)| c.owner == Some(me))
+            .map(|(k, _)| *k)
+            .collect();
+        for key in keys {
+            terminate_all(key);
+        }
     }
 
     /// Records a new thread of scope `key`. Finished threads are pruned
