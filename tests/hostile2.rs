@@ -335,7 +335,11 @@ fn deadline_hooks_that_kill_and_join_other_threads() {
                 Ok(r) => assert_eq!(r, Err(round)),
                 Err(e) => assert!(e.is_terminated(), "round {round}: {e:?}"),
             }
-            assert!(victim.lock().unwrap().is_none());
+            // Still there if b's terminate_all got to `a` before its hook
+            // was armed; then terminate_all has terminated it.
+            if let Some(v) = victim.lock().unwrap().take() {
+                assert!(join_in_time(v).unwrap_err().is_terminated());
+            }
         }
     });
 }
@@ -1343,4 +1347,229 @@ fn a_killable_read_in_a_with_timeout_in_a_destructor_during_a_panic_expires() {
             assert_eq!(*out.lock().unwrap(), Some(Err(TimedOut)));
         },
     );
+}
+
+// ---------------------------------------------------------------------------
+// Joins against hostile drops, and scopes inside hooks.
+
+/// An undelivered raise whose `Drop` blocks (until released) holds up the
+/// target's exit, as documented; a join waiting for it stays killable and
+/// `join_timeout` stays bounded.
+#[test]
+fn a_join_held_up_by_a_blocking_raised_values_drop_stays_killable() {
+    struct BlocksOnDrop(Mutex<mpsc::Receiver<()>>);
+    impl Drop for BlocksOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.lock().unwrap().recv();
+        }
+    }
+    isolated(
+        "a_join_held_up_by_a_blocking_raised_values_drop_stays_killable",
+        || {
+            let (release, held) = mpsc::channel::<()>();
+            let (in_tx, inside) = mpsc::channel::<()>();
+            let (go_tx, go) = mpsc::channel::<()>();
+            let target = KillableThread::spawn(move || {
+                in_tx.send(()).unwrap();
+                let _ = go.recv();
+            });
+            inside.recv().unwrap();
+            target.raise(BlocksOnDrop(Mutex::new(held))).ok().unwrap();
+            go_tx.send(()).unwrap();
+            let target = match target.join_timeout(Duration::from_millis(100)) {
+                Ok(_) => panic!("the join ended before the value was dropped"),
+                Err(t) => t,
+            };
+            let joiner = KillableThread::spawn(move || {
+                let _ = target.join();
+            });
+            std::thread::sleep(Duration::from_millis(50));
+            joiner.terminate();
+            assert!(join_in_time(joiner).unwrap_err().is_terminated());
+            release.send(()).unwrap();
+            // The target, detached by the killed join, still leaves the
+            // registry (checked by `isolated`).
+        },
+    );
+}
+
+/// An undelivered raise whose `Drop` raises into the thread joining the
+/// target: the join is interrupted by that raise, and the target still
+/// leaves the registry.
+#[test]
+fn a_raised_values_drop_that_raises_into_the_joiner() {
+    struct RaisesIntoJoiner(Arc<Mutex<Option<killable::Killer>>>);
+    impl Drop for RaisesIntoJoiner {
+        fn drop(&mut self) {
+            std::thread::sleep(Duration::from_millis(30));
+            if let Some(k) = self.0.lock().unwrap().take() {
+                let _ = k.raise(99_u16);
+            }
+        }
+    }
+    isolated("a_raised_values_drop_that_raises_into_the_joiner", || {
+        for round in 0..10 {
+            let joiner_slot = Arc::new(Mutex::new(None));
+            let (in_tx, inside) = mpsc::channel::<()>();
+            let (go_tx, go) = mpsc::channel::<()>();
+            let target = KillableThread::spawn(move || {
+                in_tx.send(()).unwrap();
+                let _ = go.recv();
+                5
+            });
+            inside.recv().unwrap();
+            target
+                .raise(RaisesIntoJoiner(joiner_slot.clone()))
+                .ok()
+                .unwrap();
+            let slot = joiner_slot.clone();
+            let joiner = KillableThread::spawn(move || {
+                *slot.lock().unwrap() = killable::current();
+                go_tx.send(()).unwrap();
+                catch::<u16, _, _>(move || target.join().map_err(|e| e.to_string()))
+            });
+            match join_in_time(joiner).unwrap() {
+                // The raise came while the join waited (or after it).
+                Err(99) => {}
+                Ok(Ok(5)) => {}
+                other => panic!("round {round}: {other:?}"),
+            }
+        }
+    });
+}
+
+/// A deadline hook that runs a `scope` whose children are terminated by a
+/// `terminate_all` from elsewhere: the scope ends (with the termination
+/// resumed in the hook, which is contained), and the target still gets
+/// unblocked by the rest of the hook.
+#[test]
+fn a_deadline_hook_running_a_scope_whose_children_are_terminated() {
+    isolated(
+        "a_deadline_hook_running_a_scope_whose_children_are_terminated",
+        || {
+            let outcome = Arc::new(Mutex::new(None));
+            let o = outcome.clone();
+            let (in_scope_tx, in_scope) = mpsc::channel::<()>();
+            let in_scope_tx = Mutex::new(in_scope_tx);
+            let t = killable::Builder::new()
+                .deadline(Instant::now() + Duration::from_millis(10))
+                .spawn(move || {
+                    blocked_with_hook(move || {
+                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            scope(|s| {
+                                let a = s.spawn(|| spin());
+                                let b = s.spawn(|| killable::sleep(BOUND * 3));
+                                in_scope_tx.lock().unwrap().send(()).unwrap();
+                                (a.join().is_err(), b.join().is_err())
+                            })
+                        }));
+                        *o.lock().unwrap() = Some(r.map_err(|_| "scope panicked"));
+                    });
+                    spin()
+                })
+                .unwrap();
+            in_scope.recv_timeout(BOUND).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            registry::terminate_all();
+            assert!(join_in_time(t).unwrap_err().is_terminated());
+            assert_eq!(*outcome.lock().unwrap(), Some(Ok((true, true))));
+        },
+    );
+}
+
+/// The same token's `run` nested in itself: a cancel unwinds both, the
+/// outermost catches it, and the thread is left clean.
+#[test]
+fn a_token_run_nested_in_itself_is_caught_by_the_outermost() {
+    isolated(
+        "a_token_run_nested_in_itself_is_caught_by_the_outermost",
+        || {
+            for round in 0..20 {
+                let token = CancelToken::new();
+                let tk = token.clone();
+                let inner_returned = Arc::new(AtomicBool::new(false));
+                let ir = inner_returned.clone();
+                let (in_tx, inside) = mpsc::channel::<()>();
+                let t = std::thread::spawn(move || {
+                    let r = tk.run(|| {
+                        let r = tk.run(|| {
+                            in_tx.send(()).unwrap();
+                            spin()
+                        });
+                        ir.store(true, SeqCst);
+                        r
+                    });
+                    checkpoint();
+                    r
+                });
+                inside.recv().unwrap();
+                token.cancel();
+                assert_eq!(t.join().unwrap(), Err(Cancelled), "round {round}");
+                assert!(
+                    !inner_returned.load(SeqCst),
+                    "round {round}: the inner run caught it"
+                );
+            }
+        },
+    );
+}
+
+/// `cancel()` runs the hooks of the runs it interrupts; a hook that
+/// re-enters the token (cancels it again, cancels its parent, makes and
+/// drops children, runs under it) does not deadlock.
+#[test]
+fn interrupt_hooks_that_reenter_the_cancelling_token() {
+    isolated("interrupt_hooks_that_reenter_the_cancelling_token", || {
+        for round in 0..20 {
+            let parent = CancelToken::new();
+            let token = parent.child();
+            let (in_tx, inside) = mpsc::channel::<()>();
+            let in_tx = Mutex::new(in_tx);
+            let workers: Vec<_> = (0..3)
+                .map(|_| {
+                    let (tk, p) = (token.clone(), parent.clone());
+                    let in_tx = in_tx.lock().unwrap().clone();
+                    std::thread::spawn(move || {
+                        let hook_tk = tk.clone();
+                        tk.run(|| {
+                            let (tx, rx) = mpsc::channel::<()>();
+                            let tx = Mutex::new(tx);
+                            interruptible(
+                                || {
+                                    in_tx.send(()).unwrap();
+                                    let _ = rx.recv();
+                                },
+                                move || {
+                                    hook_tk.cancel();
+                                    p.cancel();
+                                    let c = hook_tk.child();
+                                    assert!(c.is_cancelled());
+                                    drop(c);
+                                    assert_eq!(hook_tk.run(|| ()), Err(Cancelled));
+                                    let _ = tx.lock().unwrap().send(());
+                                },
+                            )
+                        })
+                    })
+                })
+                .collect();
+            for _ in 0..3 {
+                inside.recv().unwrap();
+            }
+            let canceller = std::thread::spawn(move || token.cancel());
+            let t0 = Instant::now();
+            while !canceller.is_finished() && t0.elapsed() < BOUND {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            assert!(
+                canceller.is_finished(),
+                "round {round}: cancel() deadlocked"
+            );
+            canceller.join().unwrap();
+            for w in workers {
+                assert_eq!(w.join().unwrap(), Err(Cancelled), "round {round}");
+            }
+            assert!(parent.is_cancelled());
+        }
+    });
 }
