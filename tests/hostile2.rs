@@ -337,7 +337,8 @@ fn deadline_hooks_that_kill_and_join_other_threads() {
             }
             // Still there if b's terminate_all got to `a` before its hook
             // was armed; then terminate_all has terminated it.
-            if let Some(v) = victim.lock().unwrap().take() {
+            let left = victim.lock().unwrap().take();
+            if let Some(v) = left {
                 assert!(join_in_time(v).unwrap_err().is_terminated());
             }
         }
