@@ -223,11 +223,16 @@ impl CancelToken {
         // its own cancellation may unwind `f` back to the `catch_unwind`
         // below, never into the outer unwind.
         // (Or in an `on_kill` hook, where the thread's own kills wait too.)
-    let unwinding = local::restricted();
-        if !self.node.enter(inner, id, unwinding) {
+        // `level`: 0, or this scope's unwinding level (see `local::unwinding_level`).
+        let level = if local::restricted() {
+            local::unwinding_level()
+        } else {
+            0
+        };
+        if !self.node.enter(inner, id, level) {
             return Err(Cancelled);
         }
-        if unwinding {
+        if level != 0 {
             local::enter_unwinding_scope();
         }
         let result = {
@@ -235,7 +240,7 @@ impl CancelToken {
                 node: &self.node,
                 inner,
                 id,
-                unwinding,
+                level,
             };
             catch_unwind(AssertUnwindSafe(f))
         };
@@ -243,7 +248,12 @@ impl CancelToken {
             Ok(r) => Ok(r),
             Err(payload) => match payload.downcast_ref::<Kill>() {
                 Some(Kill::Deadline(d)) if *d == id => Err(Cancelled),
-                _ => resume_unwind(payload),
+                _ => {
+                    if level != 0 {
+                        local::start_nested_unwind();
+                    }
+                    resume_unwind(payload)
+                }
             },
         }
     }
@@ -254,14 +264,14 @@ struct Leave<'a> {
     node: &'a Node,
     inner: &'a crate::state::Inner,
     id: u64,
-    unwinding: bool,
+    level: u32,
 }
 
 impl Drop for Leave<'_> {
     fn drop(&mut self) {
         self.node.leave(self.inner, self.id);
-        if self.unwinding {
-            local::leave_unwinding_scope();
+        if self.level != 0 {
+            local::leave_unwinding_scope(self.level);
         }
     }
 }

@@ -130,7 +130,13 @@ fn checkpoint_slow() {
 pub(crate) fn deliver_pending(inner: &Inner) {
     let delivery = match local::allowed() {
         Allowed::All => inner.take_delivery(true),
-        Allowed::UnwindingScopes => inner.take_unwinding_expiry(),
+        Allowed::UnwindingScopes => match inner.take_unwinding_expiry(local::unwinding_level()) {
+            Delivery::Deliver(kill) => {
+                local::start_nested_unwind();
+                Delivery::Deliver(kill)
+            }
+            other => other,
+        },
         Allowed::Nothing => inner.take_delivery(false),
     };
     if let Delivery::Deliver(kill) = delivery {
@@ -143,7 +149,7 @@ pub(crate) fn deliverable(inner: &Inner) -> bool {
     inner.pending() != 0
         && match local::allowed() {
             Allowed::All => true,
-            Allowed::UnwindingScopes => inner.has_unwinding_expiry(),
+            Allowed::UnwindingScopes => inner.has_unwinding_expiry(local::unwinding_level()),
             Allowed::Nothing => false,
         }
 }

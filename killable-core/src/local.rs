@@ -19,6 +19,9 @@ struct Local {
     /// Cancel scopes opened while the thread was unwinding (or running a
     /// hook), still open.
     unwinding_scopes: Cell<u32>,
+    /// Unwinds started inside those scopes and still in flight, as far as
+    /// this crate knows (see [`unwinding_level`]).
+    nested_unwinds: Cell<u32>,
     /// How deep this thread is in `on_kill` hooks it runs for other threads.
     hook_depth: Cell<u32>,
 }
@@ -29,6 +32,7 @@ thread_local! {
             current: Cell::new(ptr::null()),
             shield_depth: Cell::new(0),
             unwinding_scopes: Cell::new(0),
+            nested_unwinds: Cell::new(0),
             hook_depth: Cell::new(0),
         }
     };
@@ -191,13 +195,44 @@ pub(crate) fn allowed() -> Allowed {
     })
 }
 
-/// Counts a cancel scope opened while unwinding, until `leave`.
-pub(crate) fn enter_unwinding_scope() {
-    LOCAL.with(|l| l.unwinding_scopes.set(l.unwinding_scopes.get() + 1));
+/// The unwinding level a cancel scope opened now gets (`Inner::push_scope_in`):
+/// 0 outside an unwind (and a hook), else one more than the unwinds started
+/// inside unwinding scopes that are in flight. A checkpoint under
+/// [`Allowed::UnwindingScopes`] delivers only the expiry of a scope opened at
+/// the current level: once an expiry delivered there unwinds, the
+/// destructors it runs inside the scope are cleanup of a second unwind, and
+/// delivering the same (level-triggered) expiry there again, or any other
+/// scope's, would make a destructor unwind during cleanup: an abort.
+pub(crate) fn unwinding_level() -> u32 {
+    LOCAL.with(|l| l.nested_unwinds.get() + 1)
 }
 
-pub(crate) fn leave_unwinding_scope() {
-    LOCAL.with(|l| l.unwinding_scopes.set(l.unwinding_scopes.get() - 1));
+/// Counts a cancel scope opened while unwinding, until `leave`; returns its
+/// level (see [`unwinding_level`]).
+pub(crate) fn enter_unwinding_scope() -> u32 {
+    LOCAL.with(|l| {
+        l.unwinding_scopes.set(l.unwinding_scopes.get() + 1);
+        l.nested_unwinds.get() + 1
+    })
+}
+
+/// Closes a scope opened by [`enter_unwinding_scope`] at `level`, once its
+/// `catch_unwind` has returned: whatever unwind started inside it has ended
+/// (caught there or by the user's `catch_unwind` inside), so the unwinds in
+/// flight are those of its opening again.
+pub(crate) fn leave_unwinding_scope(level: u32) {
+    LOCAL.with(|l| {
+        l.unwinding_scopes.set(l.unwinding_scopes.get() - 1);
+        l.nested_unwinds.set(level - 1);
+    });
+}
+
+/// Counts an unwind that starts inside an unwinding scope: a delivery of its
+/// expiry, or a payload that scope caught and resumes into its caller, which
+/// is inside the destructor that opened it (or inside an enclosing scope).
+/// Until a scope's close undoes it, nothing at the old level is delivered.
+pub(crate) fn start_nested_unwind() {
+    LOCAL.with(|l| l.nested_unwinds.set(l.nested_unwinds.get() + 1));
 }
 
 /// Called as a termination starts to unwind this thread, before any of its

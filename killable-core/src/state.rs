@@ -275,9 +275,11 @@ pub type Waker = std::sync::Arc<dyn Fn() + Send + Sync>;
 struct CancelScope {
     id: u64,
     expired: bool,
-    /// Opened while the thread was unwinding (in a destructor): its expiry
-    /// may be delivered then, and nothing else.
-    unwinding: bool,
+    /// 0: opened outside an unwind. `n > 0`: opened while the thread was
+    /// unwinding (in a destructor), with `n - 1` unwinds started inside such
+    /// scopes in flight (see `local::unwinding_level`): its expiry may be
+    /// delivered while that is still the level, and nothing else.
+    level: u32,
 }
 
 struct Locked {
@@ -482,18 +484,14 @@ impl Inner {
     /// expired (a deadline that has passed).
     #[cfg(any(test, loom))]
     pub fn push_scope(&self, id: u64, expired: bool) {
-        self.push_scope_in(id, expired, false);
+        self.push_scope_in(id, expired, 0);
     }
 
-    /// [`push_scope`](Self::push_scope), saying whether the thread is
-    /// unwinding (see [`take_unwinding_expiry`](Self::take_unwinding_expiry)).
-    pub fn push_scope_in(&self, id: u64, expired: bool, unwinding: bool) {
+    /// [`push_scope`](Self::push_scope) at an unwinding `level`: 0 outside
+    /// an unwind (see [`take_unwinding_expiry`](Self::take_unwinding_expiry)).
+    pub fn push_scope_in(&self, id: u64, expired: bool, level: u32) {
         let mut l = lock(&self.locked);
-        l.scopes.push(CancelScope {
-            id,
-            expired,
-            unwinding,
-        });
+        l.scopes.push(CancelScope { id, expired, level });
         if expired && KILLS_UNWIND {
             self.update(&mut l, DEADLINE, 0);
         }
@@ -574,10 +572,13 @@ impl Inner {
 
     /// What a checkpoint delivers while the thread is unwinding, inside a
     /// scope opened during that unwind: the outermost expired scope among
-    /// those opened while unwinding. Every one of them sits inside the
-    /// destructor that opened the first, so its `with_timeout` catches the
-    /// unwind before it can reach the outer one. Everything else waits.
-    pub fn take_unwinding_expiry(&self) -> Delivery {
+    /// those opened at unwinding `level` (never 0). Every one of them sits
+    /// inside the destructor that opened the first, with no unwind started
+    /// since, so its `with_timeout` catches the unwind before it can reach
+    /// the outer one. A scope of a lower level is not among them: between
+    /// here and it, a destructor runs for an unwind started inside it, and
+    /// an unwind leaving that destructor would abort. Everything else waits.
+    pub fn take_unwinding_expiry(&self, level: u32) -> Delivery {
         if self.pending() == 0 {
             return Delivery::Nothing;
         }
@@ -585,7 +586,7 @@ impl Inner {
         match l
             .scopes
             .iter()
-            .find(|s| s.unwinding && s.expired)
+            .find(|s| s.level == level && s.expired)
             .map(|s| s.id)
         {
             Some(id) => {
@@ -597,13 +598,13 @@ impl Inner {
     }
 
     /// Whether [`take_unwinding_expiry`](Self::take_unwinding_expiry) would
-    /// deliver.
-    pub fn has_unwinding_expiry(&self) -> bool {
+    /// deliver at `level`.
+    pub fn has_unwinding_expiry(&self, level: u32) -> bool {
         self.pending() & DEADLINE != 0
             && lock(&self.locked)
                 .scopes
                 .iter()
-                .any(|s| s.unwinding && s.expired)
+                .any(|s| s.level == level && s.expired)
     }
 
     /// The owner is taking a kill: what is still pending after it (terminate

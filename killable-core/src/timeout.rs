@@ -102,11 +102,13 @@ pub fn with_deadline<R>(deadline: Instant, f: impl FnOnce() -> R) -> Result<R, T
     // back to the `catch_unwind` below, which never lets it reach the outer
     // unwind. `Close` undoes the count.
     // (Or in an `on_kill` hook, where the thread's own kills wait too.)
-    let unwinding = local::restricted();
-    inner.push_scope_in(id, expired, unwinding);
-    if unwinding {
-        local::enter_unwinding_scope();
-    }
+    // `level`: 0, or this scope's unwinding level (see `local::unwinding_level`).
+    let level = if local::restricted() {
+        local::enter_unwinding_scope()
+    } else {
+        0
+    };
+    inner.push_scope_in(id, expired, level);
     let key = (!expired).then(|| {
         let weak = Arc::downgrade(inner);
         timer::schedule(
@@ -125,7 +127,7 @@ pub fn with_deadline<R>(deadline: Instant, f: impl FnOnce() -> R) -> Result<R, T
         inner,
         id,
         key,
-        unwinding,
+        level,
     };
     let result = catch_unwind(AssertUnwindSafe(f));
     drop(scope);
@@ -133,7 +135,12 @@ pub fn with_deadline<R>(deadline: Instant, f: impl FnOnce() -> R) -> Result<R, T
         Ok(r) => Ok(r),
         Err(payload) => match payload.downcast_ref::<Kill>() {
             Some(Kill::Deadline(d)) if *d == id => Err(TimedOut),
-            _ => resume_unwind(payload),
+            _ => {
+                if level != 0 {
+                    local::start_nested_unwind();
+                }
+                resume_unwind(payload)
+            }
         },
     }
 }
@@ -143,7 +150,7 @@ struct Close<'a> {
     inner: &'a Arc<Inner>,
     id: u64,
     key: Option<TimerKey>,
-    unwinding: bool,
+    level: u32,
 }
 
 impl Drop for Close<'_> {
@@ -152,8 +159,8 @@ impl Drop for Close<'_> {
             timer::cancel(key);
         }
         self.inner.pop_scope(self.id);
-        if self.unwinding {
-            local::leave_unwinding_scope();
+        if self.level != 0 {
+            local::leave_unwinding_scope(self.level);
         }
     }
 }

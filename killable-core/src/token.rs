@@ -146,10 +146,10 @@ impl Node {
 
     /// Opens scope `id` on `inner` (the calling thread's state) and
     /// registers it, unless the token is cancelled: then it opens nothing
-    /// and returns false. `unwinding`: see `Inner::push_scope_in`.
-    pub fn enter(&self, inner: &Arc<Inner>, id: u64, unwinding: bool) -> bool {
+    /// and returns false. `level`: see `Inner::push_scope_in`.
+    pub fn enter(&self, inner: &Arc<Inner>, id: u64, level: u32) -> bool {
         // The scope exists before a canceller can find the registration.
-        inner.push_scope_in(id, false, unwinding);
+        inner.push_scope_in(id, false, level);
         let mut l = lock(&self.locked);
         if l.cancelled {
             drop(l);

@@ -650,7 +650,7 @@ fn cancel_vs_entering_and_leaving_run() {
             let (run, cancel_done) = (run.clone(), cancel_done.clone());
             thread::spawn(move || {
                 let (node, inner) = (run.node(), run.inner());
-                if !node.enter(inner, 1, false) {
+                if !node.enter(inner, 1, 0) {
                     assert!(node.is_cancelled(), "refused only when cancelled");
                     assert_eq!(inner.pending(), 0, "a refused run opens nothing");
                     return;
@@ -695,7 +695,7 @@ fn child_vs_parent_cancel() {
             thread::spawn(move || {
                 let child = parent.child();
                 let run = Run(Some((child, std::sync::Arc::new(Inner::new()))));
-                if run.node().enter(run.inner(), 1, false) {
+                if run.node().enter(run.inner(), 1, 0) {
                     run.node().leave(run.inner(), 1);
                 }
                 run
