@@ -89,7 +89,30 @@ fn outer_scope_in_inner() {
     });
 }
 
+/// Not fixed (see the ignored test below): the body catches a panic of its
+/// own after the scope expired; that panic's destructors run killable waits
+/// inside the scope, where the expiry is delivered and leaves a destructor
+/// during cleanup. Stable Rust does not tell how many unwinds are in flight,
+/// only whether one is, and this crate does not see a user's panic start.
+fn user_panic_inside_an_expired_scope() {
+    during_unwind(|| {
+        let r = with_timeout(SHORT, || {
+            std::thread::sleep(SHORT * 2); // not killable: the scope expires
+            let _ = catch_unwind(|| {
+                let _inner = OnDrop(|| killable::sleep(SHORT));
+                resume_unwind(Box::new("user unwind"));
+            });
+            killable::sleep(LONG);
+        });
+        assert!(r.is_err());
+    });
+}
+
 const CASES: &[(&str, fn())] = &[
+    (
+        "user_panic_inside_an_expired_scope",
+        user_panic_inside_an_expired_scope,
+    ),
     ("same_scope_twice", same_scope_twice),
     ("token_twice", token_twice),
     ("outer_scope_in_inner", outer_scope_in_inner),
@@ -109,8 +132,22 @@ fn no_abort_in_nested_unwinds() {
     if std::env::var_os("KILLABLE_UNWINDING_SCOPES_CHILD").is_some() {
         return;
     }
+    run_cases(&CASES[1..]);
+}
+
+#[test]
+#[ignore = "not fixed: a user's own panic, caught inside a scope opened during an unwind, \
+            gets the scope's expiry delivered in its destructors and aborts"]
+fn no_abort_in_a_user_panic_inside_an_unwinding_scope() {
+    run_cases(&CASES[..1]);
+}
+
+fn run_cases(cases: &[(&str, fn())]) {
+    if std::env::var_os("KILLABLE_UNWINDING_SCOPES_CHILD").is_some() {
+        return;
+    }
     let mut failed = Vec::new();
-    for (name, _) in CASES {
+    for (name, _) in cases {
         let out = Command::new(std::env::current_exe().unwrap())
             .args(["child", "--exact", "--nocapture", "--test-threads=1"])
             .env("KILLABLE_UNWINDING_SCOPES_CHILD", name)

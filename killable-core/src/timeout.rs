@@ -31,7 +31,12 @@ use crate::timer::{self, TimerKey};
 ///   `catch_unwind`, so its expiry unwinds `f` back to here and never
 ///   touches the outer unwind. That is the one kill delivered while a
 ///   thread unwinds: the expiry of a scope opened during that unwind (the
-///   outermost such scope that has expired). Terminations, raises and the
+///   outermost such scope that has expired), and not again in the
+///   destructors its own unwind runs inside the scope (an unwind out of
+///   those would abort). One limit: a panic of your own that starts inside
+///   such a scope after it expired, and that you catch inside it, may get
+///   the expiry delivered in its destructors, and that aborts, since stable
+///   Rust does not say how many unwinds are in flight. Terminations, raises and the
 ///   expiries of scopes opened before the unwind stay pending, to land at
 ///   the first checkpoint after the unwind was caught, or never if it ends
 ///   the thread. There, [`interruptible`](crate::interruptible) just runs
