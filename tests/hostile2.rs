@@ -894,7 +894,6 @@ fn caught_raises_around_reads_and_accepts_leave_them_usable() {
 /// each wrap their clone hit this whenever the first-wrapped one returns
 /// first.
 #[test]
-#[ignore = "BUG: dropping one Killable<TcpListener> makes the listener blocking for another Killable around a clone, whose accept then ignores kills"]
 fn an_accept_on_a_cloned_listener_stays_killable_after_another_wrapper_drops() {
     isolated(
         "an_accept_on_a_cloned_listener_stays_killable_after_another_wrapper_drops",
