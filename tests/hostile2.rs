@@ -1574,3 +1574,81 @@ fn interrupt_hooks_that_reenter_the_cancelling_token() {
         }
     });
 }
+
+/// A deadline hook calling `registry::join_all` waits for its own target
+/// too (which waits for the hook): the timeout bounds it and names the
+/// target; nothing deadlocks.
+#[test]
+fn join_all_from_a_deadline_hook_is_bounded_by_its_timeout() {
+    isolated(
+        "join_all_from_a_deadline_hook_is_bounded_by_its_timeout",
+        || {
+            let late = Arc::new(Mutex::new(None));
+            let l = late.clone();
+            let t = killable::Builder::new()
+                .name("hooked".into())
+                .deadline(Instant::now() + Duration::from_millis(10))
+                .spawn(move || {
+                    blocked_with_hook(move || {
+                        let t0 = Instant::now();
+                        let left = registry::join_all(Duration::from_millis(200));
+                        let names: Vec<_> =
+                            left.iter().map(|i| i.name().map(str::to_string)).collect();
+                        *l.lock().unwrap() = Some((names, t0.elapsed() < BOUND));
+                    });
+                    spin()
+                })
+                .unwrap();
+            assert!(join_in_time(t).unwrap_err().is_terminated());
+            assert_eq!(
+                *late.lock().unwrap(),
+                Some((vec![Some("hooked".to_string())], true))
+            );
+        },
+    );
+}
+
+/// `with_timeout` and `CancelToken::run` around code with no checkpoint,
+/// with the deadline or the cancel landing around its return: always `Ok`
+/// (f returned), and nothing left pending for the thread's next checkpoint.
+#[test]
+fn expiries_and_cancels_racing_a_returning_f_leave_nothing_behind() {
+    isolated(
+        "expiries_and_cancels_racing_a_returning_f_leave_nothing_behind",
+        || {
+            let t = KillableThread::spawn(|| {
+                let mut rng =
+                    Rng::new("expiries_and_cancels_racing_a_returning_f_leave_nothing_behind");
+                for i in 0..3000_u32 {
+                    let busy = rng.micros(200);
+                    let busy_wait = move || {
+                        let t0 = Instant::now();
+                        while t0.elapsed() < busy {
+                            std::hint::spin_loop();
+                        }
+                        i
+                    };
+                    if i % 2 == 0 {
+                        let r = with_timeout(rng.micros(200), busy_wait);
+                        assert_eq!(r, Ok(i), "f returned");
+                    } else {
+                        let token = CancelToken::new();
+                        let canceller = {
+                            let token = token.clone();
+                            let after = rng.micros(200);
+                            std::thread::spawn(move || {
+                                std::thread::sleep(after);
+                                token.cancel();
+                            })
+                        };
+                        assert_eq!(token.run(busy_wait), Ok(i), "f returned");
+                        canceller.join().unwrap();
+                    }
+                    // A kill left behind would unwind here.
+                    checkpoint();
+                }
+            });
+            join_in_time(t).unwrap();
+        },
+    );
+}
