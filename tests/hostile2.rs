@@ -1633,15 +1633,25 @@ fn expiries_and_cancels_racing_a_returning_f_leave_nothing_behind() {
                         assert_eq!(r, Ok(i), "f returned");
                     } else {
                         let token = CancelToken::new();
+                        // The cancel comes once f has started: one before
+                        // `run` is entered rightly gives Err without f.
+                        let started = Arc::new(AtomicBool::new(false));
                         let canceller = {
-                            let token = token.clone();
+                            let (token, started) = (token.clone(), started.clone());
                             let after = rng.micros(200);
                             std::thread::spawn(move || {
+                                while !started.load(SeqCst) {
+                                    std::thread::yield_now();
+                                }
                                 std::thread::sleep(after);
                                 token.cancel();
                             })
                         };
-                        assert_eq!(token.run(busy_wait), Ok(i), "f returned");
+                        let r = token.run(|| {
+                            started.store(true, SeqCst);
+                            busy_wait()
+                        });
+                        assert_eq!(r, Ok(i), "f returned");
                         canceller.join().unwrap();
                     }
                     // A kill left behind would unwind here.
