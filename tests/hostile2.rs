@@ -1252,7 +1252,6 @@ fn a_deadline_a_cancel_and_a_raise_racing_on_one_hook() {
 /// the read blocks as std's does, so the hook never ends and neither does
 /// the join of the thread it was meant to unblock.
 #[test]
-#[ignore = "BUG: Killable I/O inside a with_timeout opened in an on_kill hook ignores the expiry; the hook and the hooked thread's join hang"]
 fn a_killable_read_in_a_with_timeout_inside_a_deadline_hook_expires() {
     isolated(
         "a_killable_read_in_a_with_timeout_inside_a_deadline_hook_expires",
@@ -1313,7 +1312,6 @@ fn a_scope_killed_while_it_spawns_in_a_loop() {
 /// gets its own expiry "at a checkpoint or in a killable wait"
 /// (docs/GUARANTEES.md), but a killable read inside it never wakes.
 #[test]
-#[ignore = "BUG: Killable I/O inside a with_timeout opened in a destructor during an unwind ignores the expiry and blocks forever"]
 fn a_killable_read_in_a_with_timeout_in_a_destructor_during_a_panic_expires() {
     struct ReadsOnDrop(
         Killable<UnixStream>,

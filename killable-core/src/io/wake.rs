@@ -76,7 +76,7 @@ thread_local! {
 /// (an unwind, having consumed nothing); elsewhere it is a plain `poll`.
 pub(crate) fn wait(fd: BorrowedFd<'_>, events: c_short) -> io::Result<()> {
     let killable = local::with_current(|inner| {
-        let inner = inner.filter(|_| KILLS_UNWIND && local::can_deliver())?;
+        let inner = inner.filter(|_| KILLS_UNWIND && local::allowed() != local::Allowed::Nothing)?;
         // `try_with` fails only during this thread's TLS destruction, where
         // no kill is delivered anyway: then the plain wait below.
         WAKE.try_with(|cell| {
