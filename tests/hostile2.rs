@@ -1248,9 +1248,9 @@ fn a_deadline_a_cancel_and_a_raise_racing_on_one_hook() {
 
 /// Inside a deadline hook, a `with_timeout` around a killable socket read
 /// still expires, as it does around a killable `sleep`
-/// (`hostile.rs::a_with_timeout_inside_a_hook_still_expires`). It does not:
-/// the read blocks as std's does, so the hook never ends and neither does
-/// the join of the thread it was meant to unblock.
+/// (`hostile.rs::a_with_timeout_inside_a_hook_still_expires`). If the read
+/// blocked as std's does, the hook would never end, nor would the join of
+/// the thread it was meant to unblock.
 #[test]
 fn a_killable_read_in_a_with_timeout_inside_a_deadline_hook_expires() {
     isolated(
@@ -1310,7 +1310,7 @@ fn a_scope_killed_while_it_spawns_in_a_loop() {
 
 /// The same in a destructor during a panic: a `with_timeout` opened there
 /// gets its own expiry "at a checkpoint or in a killable wait"
-/// (docs/GUARANTEES.md), but a killable read inside it never wakes.
+/// (docs/GUARANTEES.md), a killable read inside it included.
 #[test]
 fn a_killable_read_in_a_with_timeout_in_a_destructor_during_a_panic_expires() {
     struct ReadsOnDrop(
