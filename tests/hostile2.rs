@@ -1660,3 +1660,69 @@ fn expiries_and_cancels_racing_a_returning_f_leave_nothing_behind() {
         },
     );
 }
+
+/// A killed scope terminates its children as the parent unwinds; their
+/// `interruptible` hooks then run on the unwinding parent, and one that
+/// panics (with a payload whose `Drop` panics) must not abort. Children
+/// blocked in killable accepts and reads end too.
+#[test]
+fn a_killed_scope_runs_its_childrens_panicking_hooks_and_wakes_their_io() {
+    isolated(
+        "a_killed_scope_runs_its_childrens_panicking_hooks_and_wakes_their_io",
+        || {
+            for round in 0..10 {
+                let (ready_tx, ready) = mpsc::channel::<()>();
+                let t = KillableThread::spawn(move || {
+                    let listener = Killable::new(TcpListener::bind("127.0.0.1:0").unwrap());
+                    let (_a, b) = UnixStream::pair().unwrap();
+                    let mut b = Killable::new(b);
+                    let listener = &listener;
+                    scope(|s| {
+                        let r = ready_tx.clone();
+                        let _ = s.spawn(move || {
+                            let (tx, rx) = mpsc::channel::<()>();
+                            let tx = Mutex::new(tx);
+                            interruptible(
+                                || {
+                                    r.send(()).unwrap();
+                                    let _ = rx.recv();
+                                },
+                                move || {
+                                    let _ = tx.lock().unwrap().send(());
+                                    panic_any(PanicsOnDrop)
+                                },
+                            );
+                            spin()
+                        });
+                        let r = ready_tx.clone();
+                        let _ = s.spawn(move || {
+                            r.send(()).unwrap();
+                            listener.accept().map(|_| ())
+                        });
+                        let r = ready_tx.clone();
+                        let _ = s.spawn(move || {
+                            r.send(()).unwrap();
+                            let mut buf = [0u8; 1];
+                            b.read(&mut buf).map(|_| ())
+                        });
+                        spin()
+                    })
+                });
+                for _ in 0..3 {
+                    ready.recv().unwrap();
+                }
+                std::thread::sleep(Duration::from_millis(5));
+                if round % 2 == 0 {
+                    t.terminate();
+                    assert!(
+                        join_in_time(t).unwrap_err().is_terminated(),
+                        "round {round}"
+                    );
+                } else {
+                    t.raise(round).unwrap();
+                    assert!(join_in_time(t).unwrap_err().is_raised(), "round {round}");
+                }
+            }
+        },
+    );
+}
