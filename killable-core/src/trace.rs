@@ -22,10 +22,9 @@
 //! spans it had entered.
 
 #[cfg(feature = "tracing")]
-mod on {
+mod events {
     use std::thread::Thread;
 
-    use crate::error::JoinError;
     use crate::entry::Entry;
     use crate::state::Kill;
 
@@ -82,13 +81,8 @@ mod on {
         tracing::debug!(target: "killable", kind, "kill delivered");
     }
 
-    pub(crate) fn exit<T>(result: &Result<T, JoinError>) {
-        let outcome = match result {
-            Ok(_) => "returned",
-            Err(JoinError::Terminated) => "terminated",
-            Err(JoinError::Raised(_)) => "raised",
-            Err(JoinError::Panicked(_)) => "panicked",
-        };
+    /// `outcome`: `returned`, `terminated`, `raised` or `panicked`.
+    pub(crate) fn exit(outcome: &'static str) {
         tracing::debug!(target: "killable", outcome, "thread exit");
     }
 
@@ -99,8 +93,7 @@ mod on {
 
 #[cfg(not(feature = "tracing"))]
 #[allow(clippy::inline_always)]
-mod on {
-    use crate::error::JoinError;
+mod no_events {
     use crate::entry::Entry;
     use crate::state::Kill;
 
@@ -113,11 +106,14 @@ mod on {
     #[inline(always)]
     pub(crate) fn deliver(_: &Kill) {}
     #[inline(always)]
-    pub(crate) fn exit<T>(_: &Result<T, JoinError>) {}
+    pub(crate) fn exit(_: &'static str) {}
     #[inline(always)]
     pub(crate) fn drop_panicked() {}
     #[inline(always)]
     pub(crate) fn deadline_fired() {}
 }
 
-pub(crate) use on::*;
+#[cfg(feature = "tracing")]
+pub(crate) use events::*;
+#[cfg(not(feature = "tracing"))]
+pub(crate) use no_events::*;
