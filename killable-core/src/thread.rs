@@ -746,12 +746,7 @@ pub(crate) fn run<T>(
     }));
     drop(exit);
     let result = classify(result);
-    crate::trace::exit(match &result {
-        Ok(_) => "returned",
-        Err(JoinError::Terminated) => "terminated",
-        Err(JoinError::Raised(_)) => "raised",
-        Err(JoinError::Panicked(_)) => "panicked",
-    });
+    crate::trace::exit(&result);
     result
 }
 

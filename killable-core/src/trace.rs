@@ -22,9 +22,10 @@
 //! spans it had entered.
 
 #[cfg(feature = "tracing")]
-mod events {
+mod on {
     use std::thread::Thread;
 
+    use crate::error::JoinError;
     use crate::entry::Entry;
     use crate::state::Kill;
 
@@ -81,8 +82,13 @@ mod events {
         tracing::debug!(target: "killable", kind, "kill delivered");
     }
 
-    /// `outcome`: `returned`, `terminated`, `raised` or `panicked`.
-    pub(crate) fn exit(outcome: &'static str) {
+    pub(crate) fn exit<T>(result: &Result<T, JoinError>) {
+        let outcome = match result {
+            Ok(_) => "returned",
+            Err(JoinError::Terminated) => "terminated",
+            Err(JoinError::Raised(_)) => "raised",
+            Err(JoinError::Panicked(_)) => "panicked",
+        };
         tracing::debug!(target: "killable", outcome, "thread exit");
     }
 
@@ -93,7 +99,8 @@ mod events {
 
 #[cfg(not(feature = "tracing"))]
 #[allow(clippy::inline_always)]
-mod no_events {
+mod on {
+    use crate::error::JoinError;
     use crate::entry::Entry;
     use crate::state::Kill;
 
@@ -106,14 +113,11 @@ mod no_events {
     #[inline(always)]
     pub(crate) fn deliver(_: &Kill) {}
     #[inline(always)]
-    pub(crate) fn exit(_: &'static str) {}
+    pub(crate) fn exit<T>(_: &Result<T, JoinError>) {}
     #[inline(always)]
     pub(crate) fn drop_panicked() {}
     #[inline(always)]
     pub(crate) fn deadline_fired() {}
 }
 
-#[cfg(feature = "tracing")]
-pub(crate) use events::*;
-#[cfg(not(feature = "tracing"))]
-pub(crate) use no_events::*;
+pub(crate) use on::*;
