@@ -71,22 +71,10 @@ pub fn user_checkpoint() {
     // user's `checkpoint()` call (or of the statement `#[killable]` put it
     // after). Without it, this inlines to the load and the branch below.
     #[cfg(feature = "diagnostics")]
-    record(std::panic::Location::caller());
+    crate::diag::record(std::panic::Location::caller());
     if PENDING_THREADS.load(Relaxed) != 0 {
         slow_path::<UserSite>();
     }
-}
-
-#[cfg(feature = "diagnostics")]
-/// Records `location` as the current thread's last checkpoint, if the thread
-/// is killable.
-#[inline(always)]
-fn record(location: &'static std::panic::Location<'static>) {
-    local::with_current(|inner| {
-        if let Some(inner) = inner {
-            inner.last_checkpoint.record(location);
-        }
-    });
 }
 
 /// The type argument of `slow_path` at the checkpoints of user code.
