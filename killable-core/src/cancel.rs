@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::local;
 use crate::state::{Kill, KILLS_UNWIND};
+use crate::timer;
 use crate::token::Node;
 
 /// A cancellation that work on any thread can be run under: a rayon pool
@@ -217,7 +218,7 @@ impl CancelToken {
         }
         let adopted = local::adopt();
         let inner = adopted.inner();
-        let id = crate::prim::next_id();
+        let id = timer::next_id();
         // Entered in a destructor during an unwind: as for `with_timeout`,
         // its own cancellation may unwind `f` back to the `catch_unwind`
         // below, never into the outer unwind.

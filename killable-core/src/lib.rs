@@ -33,7 +33,6 @@ std_only! {
     mod cancel;
     mod catch;
     mod checkpoint;
-    mod entry;
     mod error;
     mod interrupt;
     pub mod io;

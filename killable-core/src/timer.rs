@@ -13,6 +13,7 @@
 //! delays neither a deadline nor another hook.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Condvar, LazyLock, Mutex};
 use std::time::Instant;
 
@@ -50,6 +51,12 @@ static TIMER: LazyLock<Timer> = LazyLock::new(|| Timer {
     cv: Condvar::new(),
 });
 
+/// A process-wide unique id, for timer keys and cancel scopes.
+pub(crate) fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Relaxed)
+}
+
 /// Runs `action` on the timer thread at `at` (at once if `at` has passed),
 /// unless [`cancel`]led first. Actions must be quick: they delay the others.
 ///
@@ -57,7 +64,7 @@ static TIMER: LazyLock<Timer> = LazyLock::new(|| Timer {
 ///
 /// If the timer thread cannot be spawned (the OS refuses a thread).
 pub(crate) fn schedule(at: Instant, action: Action) -> TimerKey {
-    let key = TimerKey(at, crate::prim::next_id());
+    let key = TimerKey(at, next_id());
     let mut q = lock(&TIMER.queue);
     if !q.started {
         std::thread::Builder::new()

@@ -26,7 +26,7 @@ mod on {
     use std::thread::Thread;
 
     use crate::error::JoinError;
-    use crate::entry::Entry;
+    use crate::registry::Entry;
     use crate::state::Kill;
 
     fn id(entry: &Entry) -> Option<std::thread::ThreadId> {
@@ -101,7 +101,7 @@ mod on {
 #[allow(clippy::inline_always)]
 mod on {
     use crate::error::JoinError;
-    use crate::entry::Entry;
+    use crate::registry::Entry;
     use crate::state::Kill;
 
     #[inline(always)]

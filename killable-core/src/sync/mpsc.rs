@@ -43,7 +43,7 @@ pub use std::sync::mpsc::{RecvError, RecvTimeoutError, SendError, TryRecvError, 
 
 use crate::checkpoint::checkpoint;
 use crate::prim::lock;
-use crate::prim::next_id;
+use crate::timer::next_id;
 use crate::wait::{deliver_current, park_until, Woke};
 
 struct State<T> {
