@@ -188,6 +188,9 @@ impl<T: AsFd> Killable<T> {
         self.inner.as_fd()
     }
 
+    // Inlined, as `wait` is: a kill then unwinds from the caller's frame,
+    // and every frame between the unwind and the `catch` slows it down.
+    #[inline]
     fn read_fd(&self, buf: &mut [u8]) -> io::Result<usize> {
         let fd = self.fd();
         if buf.is_empty() {
@@ -212,6 +215,7 @@ impl<T: AsFd> Killable<T> {
         }
     }
 
+    #[inline]
     fn write_fd(&self, buf: &[u8]) -> io::Result<usize> {
         let fd = self.fd();
         if buf.is_empty() {
