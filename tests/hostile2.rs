@@ -894,7 +894,6 @@ fn caught_raises_around_reads_and_accepts_leave_them_usable() {
 /// each wrap their clone hit this whenever the first-wrapped one returns
 /// first.
 #[test]
-#[ignore = "BUG: dropping one Killable<TcpListener> makes the listener blocking for another Killable around a clone, whose accept then ignores kills"]
 fn an_accept_on_a_cloned_listener_stays_killable_after_another_wrapper_drops() {
     isolated(
         "an_accept_on_a_cloned_listener_stays_killable_after_another_wrapper_drops",
@@ -1248,9 +1247,9 @@ fn a_deadline_a_cancel_and_a_raise_racing_on_one_hook() {
 
 /// Inside a deadline hook, a `with_timeout` around a killable socket read
 /// still expires, as it does around a killable `sleep`
-/// (`hostile.rs::a_with_timeout_inside_a_hook_still_expires`). It does not:
-/// the read blocks as std's does, so the hook never ends and neither does
-/// the join of the thread it was meant to unblock.
+/// (`hostile.rs::a_with_timeout_inside_a_hook_still_expires`). If the read
+/// blocked as std's does, the hook would never end, nor would the join of
+/// the thread it was meant to unblock.
 #[test]
 fn a_killable_read_in_a_with_timeout_inside_a_deadline_hook_expires() {
     isolated(
@@ -1310,7 +1309,7 @@ fn a_scope_killed_while_it_spawns_in_a_loop() {
 
 /// The same in a destructor during a panic: a `with_timeout` opened there
 /// gets its own expiry "at a checkpoint or in a killable wait"
-/// (docs/GUARANTEES.md), but a killable read inside it never wakes.
+/// (docs/GUARANTEES.md), a killable read inside it included.
 #[test]
 fn a_killable_read_in_a_with_timeout_in_a_destructor_during_a_panic_expires() {
     struct ReadsOnDrop(
@@ -1571,4 +1570,158 @@ fn interrupt_hooks_that_reenter_the_cancelling_token() {
             assert!(parent.is_cancelled());
         }
     });
+}
+
+/// A deadline hook calling `registry::join_all` waits for its own target
+/// too (which waits for the hook): the timeout bounds it and names the
+/// target; nothing deadlocks.
+#[test]
+fn join_all_from_a_deadline_hook_is_bounded_by_its_timeout() {
+    isolated(
+        "join_all_from_a_deadline_hook_is_bounded_by_its_timeout",
+        || {
+            let late = Arc::new(Mutex::new(None));
+            let l = late.clone();
+            let t = killable::Builder::new()
+                .name("hooked".into())
+                .deadline(Instant::now() + Duration::from_millis(10))
+                .spawn(move || {
+                    blocked_with_hook(move || {
+                        let t0 = Instant::now();
+                        let left = registry::join_all(Duration::from_millis(200));
+                        let names: Vec<_> =
+                            left.iter().map(|i| i.name().map(str::to_string)).collect();
+                        *l.lock().unwrap() = Some((names, t0.elapsed() < BOUND));
+                    });
+                    spin()
+                })
+                .unwrap();
+            assert!(join_in_time(t).unwrap_err().is_terminated());
+            assert_eq!(
+                *late.lock().unwrap(),
+                Some((vec![Some("hooked".to_string())], true))
+            );
+        },
+    );
+}
+
+/// `with_timeout` and `CancelToken::run` around code with no checkpoint,
+/// with the deadline or the cancel landing around its return: always `Ok`
+/// (f returned), and nothing left pending for the thread's next checkpoint.
+#[test]
+fn expiries_and_cancels_racing_a_returning_f_leave_nothing_behind() {
+    isolated(
+        "expiries_and_cancels_racing_a_returning_f_leave_nothing_behind",
+        || {
+            let t = KillableThread::spawn(|| {
+                let mut rng =
+                    Rng::new("expiries_and_cancels_racing_a_returning_f_leave_nothing_behind");
+                for i in 0..3000_u32 {
+                    let busy = rng.micros(200);
+                    let busy_wait = move || {
+                        let t0 = Instant::now();
+                        while t0.elapsed() < busy {
+                            std::hint::spin_loop();
+                        }
+                        i
+                    };
+                    if i % 2 == 0 {
+                        let r = with_timeout(rng.micros(200), busy_wait);
+                        assert_eq!(r, Ok(i), "f returned");
+                    } else {
+                        let token = CancelToken::new();
+                        // The cancel comes once f has started: one before
+                        // `run` is entered rightly gives Err without f.
+                        let started = Arc::new(AtomicBool::new(false));
+                        let canceller = {
+                            let (token, started) = (token.clone(), started.clone());
+                            let after = rng.micros(200);
+                            std::thread::spawn(move || {
+                                while !started.load(SeqCst) {
+                                    std::thread::yield_now();
+                                }
+                                std::thread::sleep(after);
+                                token.cancel();
+                            })
+                        };
+                        let r = token.run(|| {
+                            started.store(true, SeqCst);
+                            busy_wait()
+                        });
+                        assert_eq!(r, Ok(i), "f returned");
+                        canceller.join().unwrap();
+                    }
+                    // A kill left behind would unwind here.
+                    checkpoint();
+                }
+            });
+            join_in_time(t).unwrap();
+        },
+    );
+}
+
+/// A killed scope terminates its children as the parent unwinds; their
+/// `interruptible` hooks then run on the unwinding parent, and one that
+/// panics (with a payload whose `Drop` panics) must not abort. Children
+/// blocked in killable accepts and reads end too.
+#[test]
+fn a_killed_scope_runs_its_childrens_panicking_hooks_and_wakes_their_io() {
+    isolated(
+        "a_killed_scope_runs_its_childrens_panicking_hooks_and_wakes_their_io",
+        || {
+            for round in 0..10 {
+                let (ready_tx, ready) = mpsc::channel::<()>();
+                let t = KillableThread::spawn(move || {
+                    let listener = Killable::new(TcpListener::bind("127.0.0.1:0").unwrap());
+                    let (_a, b) = UnixStream::pair().unwrap();
+                    let mut b = Killable::new(b);
+                    let listener = &listener;
+                    scope(|s| {
+                        let r = ready_tx.clone();
+                        let _ = s.spawn(move || {
+                            let (tx, rx) = mpsc::channel::<()>();
+                            let tx = Mutex::new(tx);
+                            interruptible(
+                                || {
+                                    r.send(()).unwrap();
+                                    let _ = rx.recv();
+                                },
+                                move || {
+                                    let _ = tx.lock().unwrap().send(());
+                                    panic_any(PanicsOnDrop)
+                                },
+                            );
+                            spin()
+                        });
+                        let r = ready_tx.clone();
+                        let _ = s.spawn(move || {
+                            r.send(()).unwrap();
+                            listener.accept().map(|_| ())
+                        });
+                        let r = ready_tx.clone();
+                        let _ = s.spawn(move || {
+                            r.send(()).unwrap();
+                            let mut buf = [0u8; 1];
+                            b.read(&mut buf).map(|_| ())
+                        });
+                        spin()
+                    })
+                });
+                for _ in 0..3 {
+                    ready.recv().unwrap();
+                }
+                std::thread::sleep(Duration::from_millis(5));
+                if round % 2 == 0 {
+                    t.terminate();
+                    assert!(
+                        join_in_time(t).unwrap_err().is_terminated(),
+                        "round {round}"
+                    );
+                } else {
+                    t.raise(round).unwrap();
+                    assert!(join_in_time(t).unwrap_err().is_raised(), "round {round}");
+                }
+            }
+        },
+    );
 }
