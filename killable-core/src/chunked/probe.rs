@@ -1,0 +1,131 @@
+//! The choice of wrapper, by method resolution on `Probe` (autoref-based specialization).
+
+use super::{Budget, Checked, Chunked, Counted, Split, StdCheap, ZipChunked, ZipPart};
+
+/// The value [`chunked!`](crate::__killable_chunked) probes: `&&&&&Probe(&x)`
+/// finds the `__killable_kind` method of the first impl of [`Kind`] that
+/// `x`'s type satisfies, most specific first.
+#[derive(Debug)]
+pub struct Probe<'a, T>(pub &'a T);
+
+/// Chooses `Chunked`.
+#[derive(Debug, Clone, Copy)]
+pub struct SplitTag;
+/// Chooses `ZipChunked`.
+#[derive(Debug, Clone, Copy)]
+pub struct ZipTag;
+/// Chooses `Counted`.
+#[derive(Debug, Clone, Copy)]
+pub struct StdTag;
+/// Chooses `Checked`.
+#[derive(Debug, Clone, Copy)]
+pub struct IterTag;
+/// Leaves a value that is not an iterator as it is.
+#[derive(Debug, Clone, Copy)]
+pub struct OpaqueTag;
+
+/// The one trait the probe resolves through: each impl is on a different
+/// number of references to `Probe`, so method resolution, which tries the
+/// receiver `&&&&&Probe` and then each dereference of it, picks the impl
+/// with the most references that `x`'s type satisfies. One trait, so the
+/// generated `use` is always used (`#![forbid(unused_imports)]` holds).
+pub trait Kind {
+    /// The tag whose `wrap` builds the wrapper.
+    type Tag;
+    /// See `Probe`.
+    fn __killable_kind(&self) -> Self::Tag;
+}
+
+/// First choice: a `Split` source.
+impl<I: Split> Kind for &&&&Probe<'_, I> {
+    type Tag = SplitTag;
+    #[inline(always)]
+    fn __killable_kind(&self) -> SplitTag {
+        SplitTag
+    }
+}
+
+/// Second choice: a zip of `ZipPart`s.
+impl<A: ZipPart, B: ZipPart> Kind for &&&Probe<'_, core::iter::Zip<A, B>> {
+    type Tag = ZipTag;
+    #[inline(always)]
+    fn __killable_kind(&self) -> ZipTag {
+        ZipTag
+    }
+}
+
+/// Third choice: a `StdCheap` source.
+impl<I: StdCheap> Kind for &&Probe<'_, I> {
+    type Tag = StdTag;
+    #[inline(always)]
+    fn __killable_kind(&self) -> StdTag {
+        StdTag
+    }
+}
+
+/// Fourth choice: any iterator.
+impl<I: Iterator> Kind for &Probe<'_, I> {
+    type Tag = IterTag;
+    #[inline(always)]
+    fn __killable_kind(&self) -> IterTag {
+        IterTag
+    }
+}
+
+/// Last choice: anything else.
+impl<T> Kind for Probe<'_, T> {
+    type Tag = OpaqueTag;
+    #[inline(always)]
+    fn __killable_kind(&self) -> OpaqueTag {
+        OpaqueTag
+    }
+}
+
+impl SplitTag {
+    /// Wraps a `Split` source.
+    #[inline(always)]
+    pub fn wrap<I: Split>(self, inner: I) -> Chunked<I> {
+        Chunked {
+            inner,
+            budget: Budget::FULL,
+        }
+    }
+}
+
+impl ZipTag {
+    /// Wraps a zip of `ZipPart`s.
+    #[inline(always)]
+    pub fn wrap<I: Iterator>(self, inner: I) -> ZipChunked<I> {
+        ZipChunked {
+            inner,
+            budget: Budget::FULL,
+        }
+    }
+}
+
+impl StdTag {
+    /// Wraps a `StdCheap` source.
+    #[inline(always)]
+    pub fn wrap<I: Iterator>(self, inner: I) -> Counted<I> {
+        Counted {
+            inner,
+            budget: Budget::FULL,
+        }
+    }
+}
+
+impl IterTag {
+    /// Wraps any other iterator.
+    #[inline(always)]
+    pub fn wrap<I: Iterator>(self, inner: I) -> Checked<I> {
+        Checked { inner }
+    }
+}
+
+impl OpaqueTag {
+    /// Returns `value` unchanged.
+    #[inline(always)]
+    pub fn wrap<T>(self, value: T) -> T {
+        value
+    }
+}
