@@ -71,7 +71,7 @@ pub fn user_checkpoint() {
     // user's `checkpoint()` call (or of the statement `#[killable]` put it
     // after). Without it, this inlines to the load and the branch below.
     #[cfg(feature = "diagnostics")]
-    crate::diag::record(std::panic::Location::caller());
+    record(std::panic::Location::caller());
     if PENDING_THREADS.load(Relaxed) != 0 {
         slow_path::<UserSite>();
     }
@@ -80,11 +80,23 @@ pub fn user_checkpoint() {
 /// The type argument of `slow_path` at the checkpoints of user code.
 struct UserSite;
 
+/// Records `location` as the current thread's last checkpoint, if the thread
+/// is killable.
+#[cfg(feature = "diagnostics")]
+#[inline(always)]
+fn record(location: &'static std::panic::Location<'static>) {
+    local::with_current(|inner| {
+        if let Some(inner) = inner {
+            inner.last_checkpoint.record(location);
+        }
+    });
+}
+
 /// The runtime's own checkpoints (at the start of killable waits): the
 /// public one without the `diagnostics` record, which would only ever name
 /// a line of this crate.
 #[inline(always)]
-pub(crate) fn checkpoint() {
+pub(crate) fn runtime_checkpoint() {
     if PENDING_THREADS.load(Relaxed) != 0 {
         checkpoint_slow();
     }

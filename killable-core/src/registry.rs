@@ -55,7 +55,7 @@ impl Entry {
     pub(crate) fn new(name: Option<String>) -> Arc<Entry> {
         Arc::new(Entry {
             state: Arc::new(Inner::new()),
-            key: crate::timer::next_id(),
+            key: crate::prim::next_id(),
             name,
             started_at: Instant::now(),
             thread: OnceLock::new(),

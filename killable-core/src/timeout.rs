@@ -96,7 +96,7 @@ pub fn with_deadline<R>(deadline: Instant, f: impl FnOnce() -> R) -> Result<R, T
     }
     let adopted = local::adopt();
     let inner = adopted.inner();
-    let id = timer::next_id();
+    let id = crate::prim::next_id();
     let expired = deadline <= Instant::now();
     // Opened in a destructor during an unwind: its own expiry may unwind `f`
     // back to the `catch_unwind` below, which never lets it reach the outer

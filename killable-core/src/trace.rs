@@ -21,8 +21,9 @@
 //! killed thread's own events carry its span context, so they nest under the
 //! spans it had entered.
 
+/// The events, with the `tracing` feature.
 #[cfg(feature = "tracing")]
-mod on {
+mod events {
     use std::thread::Thread;
 
     use crate::error::JoinError;
@@ -97,9 +98,10 @@ mod on {
     }
 }
 
+/// The same functions, empty, without the feature.
 #[cfg(not(feature = "tracing"))]
 #[allow(clippy::inline_always)]
-mod on {
+mod no_events {
     use crate::error::JoinError;
     use crate::registry::Entry;
     use crate::state::Kill;
@@ -120,4 +122,7 @@ mod on {
     pub(crate) fn deadline_fired() {}
 }
 
-pub(crate) use on::*;
+#[cfg(feature = "tracing")]
+pub(crate) use events::*;
+#[cfg(not(feature = "tracing"))]
+pub(crate) use no_events::*;

@@ -121,7 +121,7 @@ fn wait_for(
 ) -> bool {
     // A checkpoint like every killable wait, even when there is nothing to
     // wait for.
-    crate::checkpoint::checkpoint();
+    crate::checkpoint::runtime_checkpoint();
     let me = std::thread::current();
     if entry.thread.get().map(|t| t.id()) == Some(me.id()) {
         panic!("killable: a thread cannot join itself");
