@@ -33,6 +33,7 @@ std_only! {
     mod cancel;
     mod catch;
     mod checkpoint;
+    mod entry;
     mod error;
     mod interrupt;
     pub mod io;

@@ -27,7 +27,7 @@ mod events {
     use std::thread::Thread;
 
     use crate::error::JoinError;
-    use crate::registry::Entry;
+    use crate::entry::Entry;
     use crate::state::Kill;
 
     fn id(entry: &Entry) -> Option<std::thread::ThreadId> {
@@ -103,7 +103,7 @@ mod events {
 #[allow(clippy::inline_always)]
 mod no_events {
     use crate::error::JoinError;
-    use crate::registry::Entry;
+    use crate::entry::Entry;
     use crate::state::Kill;
 
     #[inline(always)]

@@ -11,7 +11,7 @@ use std::time::Instant;
 use crate::checkpoint::{deliver_pending, deliverable};
 use crate::local;
 use crate::prim::{park, park_timeout};
-use crate::registry::Entry;
+use crate::entry::Entry;
 use crate::state::Inner;
 
 /// Why [`park_until`] returned.
