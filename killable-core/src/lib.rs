@@ -37,6 +37,7 @@ std_only! {
     mod error;
     mod interrupt;
     pub mod io;
+    mod killer;
     mod killpoint;
     mod local;
     pub mod registry;
@@ -60,7 +61,8 @@ std_only! {
     pub use scope::{scope, Scope, ScopedKillableThread};
     pub use shield::{is_shielded, shield};
     pub use sync::sleep::{park, park_timeout, sleep, sleep_until};
-    pub use thread::{Builder, KillableThread, Killer};
+    pub use killer::Killer;
+    pub use thread::{Builder, KillableThread};
     pub use timeout::{with_deadline, with_timeout};
 }
 

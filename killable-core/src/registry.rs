@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use crate::prim::lock;
 use crate::state::Inner;
-use crate::thread::Killer;
+use crate::killer::Killer;
 use crate::wait;
 
 use crate::entry::Entry;

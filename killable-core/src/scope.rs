@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use crate::catch::is_kill;
 use crate::error::JoinError;
-use crate::thread::{finish_spawn, flatten, run, Builder, Killer};
+use crate::killer::Killer;
+use crate::thread::{finish_spawn, flatten, run, Builder};
 use crate::wait;
 
 /// A scope to spawn killable threads in; see [`scope`].
@@ -154,7 +155,7 @@ mod children {
     use std::sync::{LazyLock, Mutex};
 
     use crate::prim::lock;
-    use crate::thread::Killer;
+    use crate::killer::Killer;
 
     #[derive(Default)]
     struct Children {
