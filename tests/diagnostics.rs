@@ -18,10 +18,7 @@ use killable::{killable, Builder, KillableThread};
 const PATIENCE: Duration = Duration::from_secs(10);
 
 fn info(t: &KillableThread<impl Sized>) -> ThreadInfo {
-    registry::threads()
-        .into_iter()
-        .find(|i| i.id() == t.id())
-        .expect("a live killable thread is listed")
+    registry::info(t.id()).expect("a live killable thread is listed")
 }
 
 /// Spins on a flag without any checkpoint: a call that never returns, as

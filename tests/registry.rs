@@ -127,12 +127,7 @@ fn states_terminate_all_and_join_all() {
             std::hint::spin_loop(); // no checkpoint: stuck as far as kills go
         }
     });
-    let state_of = |id| {
-        registry::threads()
-            .into_iter()
-            .find(|i| i.id() == id)
-            .map(|i| i.state())
-    };
+    let state_of = |id| registry::info(id).map(|i| i.state());
     let start = Instant::now();
     while state_of(blocked.id()) != Some(RunState::Blocked) {
         assert!(start.elapsed() < Duration::from_secs(10));

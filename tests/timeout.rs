@@ -42,7 +42,7 @@ fn spin_for(d: Duration) -> u64 {
 /// delivered it).
 fn assert_nothing_pending() {
     let me = std::thread::current().id();
-    if let Some(info) = registry::threads().into_iter().find(|i| i.id() == me) {
+    if let Some(info) = registry::info(me) {
         assert_eq!(info.state(), RunState::Running);
     }
 }

@@ -99,7 +99,7 @@ impl Recorder {
 ///     line
 /// });
 /// has_passed.recv().unwrap();
-/// let info = registry::threads().into_iter().find(|i| i.id() == t.id()).unwrap();
+/// let info = registry::info(t.id()).unwrap();
 /// let last = info.last_checkpoint().unwrap();
 /// assert!(last.location().file().ends_with(".rs"));
 /// assert!(last.ago() < Duration::from_secs(60));
@@ -129,7 +129,7 @@ impl LastCheckpoint {
     ///     wait.recv().unwrap(); // std recv: no checkpoint while we look
     /// });
     /// let line = checked.recv().unwrap();
-    /// let info = registry::threads().into_iter().find(|i| i.id() == t.id()).unwrap();
+    /// let info = registry::info(t.id()).unwrap();
     /// let last = info.last_checkpoint().unwrap();
     /// assert_eq!(last.location().line(), line);
     /// assert!(last.location().file().ends_with(".rs"));
@@ -155,7 +155,7 @@ impl LastCheckpoint {
     ///     wait.recv().unwrap(); // std recv: no checkpoint while we look
     /// });
     /// let line = checked.recv().unwrap();
-    /// let info = registry::threads().into_iter().find(|i| i.id() == t.id()).unwrap();
+    /// let info = registry::info(t.id()).unwrap();
     /// let last = info.last_checkpoint().unwrap();
     /// assert!(before <= last.at() && last.at() <= Instant::now());
     /// # go.send(()).unwrap();
@@ -180,7 +180,7 @@ impl LastCheckpoint {
     ///     wait.recv().unwrap(); // std recv: no checkpoint while we look
     /// });
     /// let line = checked.recv().unwrap();
-    /// let info = registry::threads().into_iter().find(|i| i.id() == t.id()).unwrap();
+    /// let info = registry::info(t.id()).unwrap();
     /// let last = info.last_checkpoint().unwrap();
     /// let ago = last.ago();
     /// assert!(ago <= before.elapsed()); // it passed it after `before`

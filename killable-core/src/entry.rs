@@ -67,7 +67,7 @@ impl fmt::Debug for Entry {
 ///     killable::checkpoint(); // the held-back kill lands here
 /// });
 /// shielded.recv().unwrap();
-/// let state = || registry::threads().into_iter().find(|i| i.id() == t.id()).unwrap().state();
+/// let state = || registry::info(t.id()).unwrap().state();
 /// assert_eq!(state(), RunState::Running);
 /// t.raise("stop").unwrap();
 /// assert_eq!(state(), RunState::KillPending);

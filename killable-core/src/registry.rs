@@ -87,7 +87,7 @@ fn snapshot() -> Vec<Arc<Entry>> {
 /// use killable::{registry, KillableThread};
 ///
 /// let t = KillableThread::spawn(|| loop { killable::checkpoint() });
-/// let info = registry::threads().into_iter().find(|i| i.id() == t.id()).unwrap();
+/// let info = registry::info(t.id()).unwrap();
 /// info.killer().terminate(); // a snapshot still reaches the live thread
 /// assert!(t.join().unwrap_err().is_terminated());
 /// ```
@@ -128,7 +128,7 @@ impl ThreadInfo {
     ///
     /// let named = Builder::new().name("fetcher".into()).spawn(|| loop { killable::checkpoint() }).unwrap();
     /// let anon = KillableThread::spawn(|| loop { killable::checkpoint() });
-    /// let name_of = |id| registry::threads().into_iter().find(|i| i.id() == id).unwrap().name().map(String::from);
+    /// let name_of = |id| registry::info(id).unwrap().name().map(String::from);
     /// assert_eq!(name_of(named.id()).as_deref(), Some("fetcher"));
     /// assert_eq!(name_of(anon.id()), None);
     /// named.terminate();
@@ -150,7 +150,7 @@ impl ThreadInfo {
     /// let (tx, rx) = killable::sync::mpsc::channel::<()>();
     /// let t = KillableThread::spawn(move || rx.recv());
     /// // Blocked once it is inside the killable receive.
-    /// while registry::threads().iter().find(|i| i.id() == t.id()).unwrap().state() != RunState::Blocked {
+    /// while registry::info(t.id()).unwrap().state() != RunState::Blocked {
     ///     std::thread::sleep(Duration::from_millis(1));
     /// }
     /// tx.send(()).unwrap();
@@ -168,7 +168,7 @@ impl ThreadInfo {
     ///
     /// let before = Instant::now();
     /// let t = killable::KillableThread::spawn(|| loop { killable::checkpoint() });
-    /// let info = killable::registry::threads().into_iter().find(|i| i.id() == t.id()).unwrap();
+    /// let info = killable::registry::info(t.id()).unwrap();
     /// assert!(before <= info.started_at() && info.started_at() <= Instant::now());
     /// t.terminate();
     /// let _ = t.join();
@@ -182,7 +182,7 @@ impl ThreadInfo {
     ///
     /// ```
     /// let t = killable::KillableThread::spawn(|| loop { killable::checkpoint() });
-    /// let info = killable::registry::threads().into_iter().find(|i| i.id() == t.id()).unwrap();
+    /// let info = killable::registry::info(t.id()).unwrap();
     /// info.killer().raise(7_u8).unwrap();
     /// assert_eq!(t.join().unwrap_err().downcast_raised::<u8>().unwrap(), 7);
     /// ```
@@ -204,7 +204,7 @@ impl ThreadInfo {
     /// use std::time::Duration;
     ///
     /// let t = KillableThread::spawn(|| loop { killable::checkpoint() });
-    /// let info = registry::threads().into_iter().find(|i| i.id() == t.id()).unwrap();
+    /// let info = registry::info(t.id()).unwrap();
     /// assert_eq!(info.pending_for(), None);
     /// t.terminate();
     /// assert!(t.join().unwrap_err().is_terminated());
@@ -262,7 +262,7 @@ impl fmt::Debug for ThreadInfo {
     }
 }
 
-fn info(entry: Arc<Entry>) -> Option<ThreadInfo> {
+fn snapshot_of(entry: Arc<Entry>) -> Option<ThreadInfo> {
     let id = entry.thread.get()?.id();
     let state = RunState::of(&entry);
     let pending_since = entry.state.pending_since();
@@ -290,14 +290,37 @@ fn info(entry: Arc<Entry>) -> Option<ThreadInfo> {
 /// use killable::{registry, Builder};
 ///
 /// let t = Builder::new().name("indexer".into()).spawn(|| loop { killable::sleep(std::time::Duration::from_millis(5)) }).unwrap();
-/// let listed = registry::threads().into_iter().find(|i| i.id() == t.id()).unwrap();
+/// let listed = registry::info(t.id()).unwrap();
 /// assert_eq!(listed.name(), Some("indexer"));
 /// t.terminate();
 /// t.join().unwrap_err();
 /// assert!(registry::threads().iter().all(|i| i.id() != listed.id()));
 /// ```
 pub fn threads() -> Vec<ThreadInfo> {
-    snapshot().into_iter().filter_map(info).collect()
+    snapshot().into_iter().filter_map(snapshot_of).collect()
+}
+
+/// The live killable thread `id`, if it is one: its entry of [`threads`],
+/// without building the others'.
+///
+/// # Examples
+///
+/// ```
+/// use killable::{registry, KillableThread};
+///
+/// let t = KillableThread::spawn(|| loop { killable::checkpoint() });
+/// assert_eq!(registry::info(t.id()).unwrap().id(), t.id());
+/// assert!(registry::info(std::thread::current().id()).is_none()); // not killable
+/// t.terminate();
+/// let id = t.id();
+/// assert!(t.join().unwrap_err().is_terminated());
+/// assert!(registry::info(id).is_none()); // ended
+/// ```
+pub fn info(id: ThreadId) -> Option<ThreadInfo> {
+    snapshot()
+        .into_iter()
+        .find(|e| e.thread.get().map(Thread::id) == Some(id))
+        .and_then(snapshot_of)
 }
 
 /// Lists the live killable threads that have had a kill pending for at
@@ -485,7 +508,7 @@ pub fn join_all(timeout: Duration) -> Vec<ThreadInfo> {
             continue;
         }
         if !wait::until_finished(&e, deadline) {
-            late.extend(info(e));
+            late.extend(snapshot_of(e));
         }
     }
     late
