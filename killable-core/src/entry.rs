@@ -5,10 +5,12 @@
 
 use std::fmt;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use std::thread::Thread;
 use std::time::Instant;
 
+use crate::prim::lock;
 use crate::state::{Inner, DEADLINE, RAISE, TERMINATE};
 
 /// One killable thread's state and identity, shared by the thread, its
@@ -104,4 +106,29 @@ impl RunState {
             RunState::Running
         }
     }
+}
+
+/// The live entries, by key: the registry's set, here so that the stall
+/// watcher can read it without the registry.
+static REGISTRY: LazyLock<Mutex<HashMap<u64, Arc<Entry>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+pub(crate) fn insert(entry: &Arc<Entry>) {
+    lock(&REGISTRY).insert(entry.key, entry.clone());
+}
+
+pub(crate) fn remove(entry: &Entry) {
+    // The removed `Arc` is dropped after the lock is released.
+    let removed = lock(&REGISTRY).remove(&entry.key);
+    drop(removed);
+}
+
+/// The live entries, cloned out of the lock.
+pub(crate) fn snapshot() -> Vec<Arc<Entry>> {
+    lock(&REGISTRY).values().cloned().collect()
+}
+
+/// The first live entry that `pred` accepts, searched under the lock.
+pub(crate) fn find(pred: impl Fn(&Entry) -> bool) -> Option<Arc<Entry>> {
+    lock(&REGISTRY).values().find(|e| pred(e)).cloned()
 }

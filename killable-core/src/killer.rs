@@ -70,6 +70,9 @@ impl Killer {
         crate::error::remember_raised_type::<E>();
         let r = self.entry.state.raise(exc);
         crate::trace::raise(&self.entry, std::any::type_name::<E>(), r.is_ok());
+        if r.is_ok() {
+            crate::stall::kick();
+        }
         r
     }
 
@@ -98,6 +101,9 @@ impl Killer {
     pub fn terminate(&self) {
         let reached = self.entry.state.terminate();
         crate::trace::terminate(&self.entry, reached);
+        if reached {
+            crate::stall::kick();
+        }
     }
 
     /// Whether the thread's body is still running (`!is_finished()`).

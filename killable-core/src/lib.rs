@@ -45,6 +45,12 @@ std_only! {
     mod shield;
     #[cfg(feature = "tracing")]
     mod stall;
+    /// Without `tracing` there is no watcher to tell.
+    #[cfg(not(feature = "tracing"))]
+    mod stall {
+        #[inline(always)]
+        pub(crate) fn kick() {}
+    }
     pub mod sync;
     mod thread;
     mod timeout;

@@ -21,39 +21,24 @@
 //! assert!(t.join().unwrap_err().is_terminated());
 //! ```
 
-use std::collections::HashMap;
 use std::fmt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::Arc;
 use std::thread::{Thread, ThreadId};
 use std::time::{Duration, Instant};
 
-use crate::prim::lock;
 use crate::state::Inner;
 use crate::killer::Killer;
 use crate::wait;
 
-use crate::entry::Entry;
+use crate::entry::{snapshot, Entry};
 pub use crate::entry::RunState;
 
 #[cfg(feature = "diagnostics")]
 pub use crate::diag::LastCheckpoint;
 #[cfg(feature = "tracing")]
 pub use crate::stall::warn_stalled_after;
-
-static REGISTRY: LazyLock<Mutex<HashMap<u64, Arc<Entry>>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
-
-pub(crate) fn insert(entry: &Arc<Entry>) {
-    lock(&REGISTRY).insert(entry.key, entry.clone());
-}
-
-pub(crate) fn remove(entry: &Entry) {
-    // The removed `Arc` is dropped after the lock is released.
-    let removed = lock(&REGISTRY).remove(&entry.key);
-    drop(removed);
-}
 
 /// Heap bytes the runtime keeps per registered thread, by `size_of`: the
 /// shared `Entry` and its kill state (each an `Arc` allocation, counts
@@ -75,9 +60,6 @@ pub fn __entry_footprint() -> usize {
         + (size_of::<(u64, Arc<Entry>)>() + 1)
 }
 
-fn snapshot() -> Vec<Arc<Entry>> {
-    lock(&REGISTRY).values().cloned().collect()
-}
 
 /// A snapshot of one live killable thread, from [`threads`].
 ///
@@ -96,9 +78,6 @@ pub struct ThreadInfo {
     entry: Arc<Entry>,
     id: ThreadId,
     state: RunState,
-    /// For the stalled-kill warning's once-per-kill bookkeeping.
-    #[cfg(feature = "tracing")]
-    pending_since: Option<Instant>,
     pending_for: Option<Duration>,
     #[cfg(feature = "diagnostics")]
     last_checkpoint: Option<LastCheckpoint>,
@@ -212,10 +191,6 @@ impl ThreadInfo {
     pub fn pending_for(&self) -> Option<Duration> {
         self.pending_for
     }
-    #[cfg(feature = "tracing")]
-    pub(crate) fn pending_since(&self) -> Option<Instant> {
-        self.pending_since
-    }
     /// Where and when it last passed a checkpoint, as of the snapshot; `None`
     /// if it has not passed one yet. Only with the cargo feature
     /// `diagnostics`.
@@ -272,8 +247,6 @@ fn snapshot_of(entry: Arc<Entry>) -> Option<ThreadInfo> {
         entry,
         id,
         state,
-        #[cfg(feature = "tracing")]
-        pending_since,
         pending_for: pending_since.map(|t| t.elapsed()),
     })
 }
@@ -407,11 +380,7 @@ pub fn stalled(min: Duration) -> Vec<ThreadInfo> {
 /// ```
 pub fn current() -> Option<Killer> {
     let state = crate::local::with_current(|inner| inner.map(|i| i as *const Inner))?;
-    let entry = lock(&REGISTRY)
-        .values()
-        .find(|e| Arc::as_ptr(&e.state) == state)
-        .cloned();
-    entry.map(Killer::from_entry)
+    crate::entry::find(|e| Arc::as_ptr(&e.state) == state).map(Killer::from_entry)
 }
 
 /// Terminates every live killable thread except the caller, and returns how
@@ -474,6 +443,9 @@ pub fn terminate_all() -> usize {
         }
     }
     crate::trace::terminate_all(reached);
+    if reached > 0 {
+        crate::stall::kick();
+    }
     if let Some(payload) = first_panic {
         resume_unwind(payload);
     }

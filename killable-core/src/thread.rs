@@ -11,9 +11,8 @@ use std::time::{Duration, Instant};
 use crate::checkpoint::deliver_pending;
 use crate::error::{drop_contained, JoinError, Payload};
 use crate::local;
-use crate::entry::Entry;
+use crate::entry::{self, Entry};
 use crate::killer::Killer;
-use crate::registry;
 use crate::state::Kill;
 use crate::timer::{self, TimerKey};
 use crate::wait;
@@ -439,7 +438,7 @@ impl Builder {
         let entry = Entry::new(self.name);
         // Registered before the OS thread exists, so that `terminate_all`
         // cannot miss a thread whose spawn overlaps it.
-        registry::insert(&entry);
+        entry::insert(&entry);
         Ok((b, Registered(Some(entry)), self.deadline))
     }
 }
@@ -485,7 +484,7 @@ pub(crate) fn finish_spawn<H: HasThread>(
 /// every lock is released.
 fn retire(entry: &Entry) {
     let undelivered = entry.state.finish();
-    registry::remove(entry);
+    entry::remove(entry);
     for value in undelivered {
         drop_contained(value);
     }
@@ -571,7 +570,9 @@ pub(crate) fn run<T>(
                     if let (_, Some(hook)) = e.state.terminate_claiming() {
                         timer::run_hook_later(hook, e.state.clone());
                     }
-                    crate::trace::deadline_fired();
+                    // No event here (a subscriber must not hold up the timer thread),
+                    // only the watcher's kick.
+                    crate::stall::kick();
                 }
             }),
         )

@@ -116,7 +116,9 @@ pub fn with_deadline<R>(deadline: Instant, f: impl FnOnce() -> R) -> Result<R, T
                     if let Some(hook) = inner.expire_scope_claiming(id) {
                         timer::run_hook_later(hook, inner.clone());
                     }
-                    crate::trace::deadline_fired();
+                    // No event here (a subscriber must not hold up the timer thread),
+                    // only the watcher's kick.
+                    crate::stall::kick();
                 }
             }),
         )

@@ -14,8 +14,8 @@
 //!
 //! A `WARN` event, `kill pending: the thread passes no checkpoint`, names a
 //! thread that left a kill pending past a threshold: see
-//! [`warn_stalled_after`](crate::registry::warn_stalled_after). Every
-//! function here that sends a kill tells its watcher (`stall`).
+//! [`warn_stalled_after`](crate::registry::warn_stalled_after). Whoever
+//! sends a kill tells its watcher (`stall::kick`), not this module.
 //!
 //! The events go to whatever subscriber the application installed; the
 //! killed thread's own events carry its span context, so they nest under the
@@ -43,9 +43,6 @@ mod events {
             accepted,
             "raise"
         );
-        if accepted {
-            crate::stall::kick();
-        }
     }
 
     pub(crate) fn terminate(entry: &Entry, reached: bool) {
@@ -56,22 +53,10 @@ mod events {
             reached,
             "terminate"
         );
-        if reached {
-            crate::stall::kick();
-        }
     }
 
     pub(crate) fn terminate_all(reached: usize) {
         tracing::debug!(target: "killable", reached, "terminate_all");
-        if reached > 0 {
-            crate::stall::kick();
-        }
-    }
-
-    /// A deadline fired, on the timer thread: no event (a subscriber must not
-    /// hold up the timer), only the watcher's kick.
-    pub(crate) fn deadline_fired() {
-        crate::stall::kick();
     }
 
     pub(crate) fn deliver(kill: &Kill) {
@@ -118,8 +103,6 @@ mod no_events {
     pub(crate) fn exit<T>(_: &Result<T, JoinError>) {}
     #[inline(always)]
     pub(crate) fn drop_panicked() {}
-    #[inline(always)]
-    pub(crate) fn deadline_fired() {}
 }
 
 #[cfg(feature = "tracing")]
