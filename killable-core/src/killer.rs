@@ -38,7 +38,7 @@ impl Killer {
 
     /// Raises `exc` in the thread: at its next checkpoint it unwinds with
     /// `exc`, which [`catch`](crate::catch) can catch by type and
-    /// [`JoinError::Raised`] carries otherwise.
+    /// [`JoinError::Raised`](crate::JoinError::Raised) carries otherwise.
     ///
     /// Raises are edge-triggered and queued: several raises before delivery
     /// are delivered in order, one per checkpoint, up to
@@ -77,7 +77,7 @@ impl Killer {
     }
 
     /// Terminates the thread: it unwinds at its next checkpoint, running every
-    /// destructor, and its join gives [`JoinError::Terminated`].
+    /// destructor, and its join gives [`JoinError::Terminated`](crate::JoinError::Terminated).
     ///
     /// Level-triggered: if the unwind is caught (`catch_unwind` in a loop),
     /// it is delivered again at every checkpoint until the thread has exited

@@ -43,6 +43,7 @@ std_only! {
     pub mod registry;
     mod scope;
     mod shield;
+    mod spawn;
     #[cfg(feature = "tracing")]
     mod stall;
     /// Without `tracing` there is no watcher to tell.

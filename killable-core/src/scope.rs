@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use crate::catch::is_kill;
 use crate::error::JoinError;
 use crate::killer::Killer;
-use crate::thread::{finish_spawn, flatten, run, Builder};
+use crate::spawn::{finish_spawn, flatten, run};
+use crate::thread::Builder;
 use crate::wait;
 
 /// A scope to spawn killable threads in; see [`scope`].
