@@ -528,3 +528,35 @@ impl<T> fmt::Debug for ScopedKillableThread<'_, T> {
             .finish()
     }
 }
+
+/// `Builder::spawn_scoped` lives here, beside the scope it spawns into, so
+/// that `thread` need not know scopes.
+impl Builder {
+    /// Spawns a scoped killable thread, as
+    /// [`std::thread::Builder::spawn_scoped`].
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](Self::spawn).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let data = vec![1, 2, 3];
+    /// killable::scope(|s| {
+    ///     let t = killable::Builder::new().name("sum".into()).spawn_scoped(s, || data.iter().sum::<i32>()).unwrap();
+    ///     assert_eq!(t.join().unwrap(), 6);
+    /// });
+    /// ```
+    pub fn spawn_scoped<'scope, 'env, F, T>(
+        self,
+        scope: &'scope Scope<'scope, 'env>,
+        f: F,
+    ) -> io::Result<ScopedKillableThread<'scope, T>>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        scope.spawn_with(self, f)
+    }
+}

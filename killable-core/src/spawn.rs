@@ -196,7 +196,12 @@ pub(crate) fn run<T>(
     }));
     drop(exit);
     let result = classify(result);
-    crate::trace::exit(&result);
+    crate::trace::exit(match &result {
+        Ok(_) => "returned",
+        Err(JoinError::Terminated) => "terminated",
+        Err(JoinError::Raised(_)) => "raised",
+        Err(JoinError::Panicked(_)) => "panicked",
+    });
     result
 }
 

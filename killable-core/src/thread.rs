@@ -12,7 +12,6 @@ use crate::spawn::{self, finish_spawn, flatten, run, Registered};
 use crate::wait;
 
 
-
 /// An owned handle to a killable thread: std's `JoinHandle` plus
 /// [`raise`](Self::raise) and [`terminate`](Self::terminate).
 ///
@@ -259,7 +258,6 @@ impl<T> fmt::Debug for KillableThread<T> {
     }
 }
 
-
 /// Configures a killable thread before spawning it, like
 /// [`std::thread::Builder`], plus a [`deadline`](Self::deadline).
 ///
@@ -371,34 +369,6 @@ impl Builder {
             killer: Killer::from_entry(entry),
             handle,
         })
-    }
-
-    /// Spawns a scoped killable thread, as
-    /// [`std::thread::Builder::spawn_scoped`].
-    ///
-    /// # Errors
-    ///
-    /// As [`spawn`](Self::spawn).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let data = vec![1, 2, 3];
-    /// killable::scope(|s| {
-    ///     let t = killable::Builder::new().name("sum".into()).spawn_scoped(s, || data.iter().sum::<i32>()).unwrap();
-    ///     assert_eq!(t.join().unwrap(), 6);
-    /// });
-    /// ```
-    pub fn spawn_scoped<'scope, 'env, F, T>(
-        self,
-        scope: &'scope crate::scope::Scope<'scope, 'env>,
-        f: F,
-    ) -> io::Result<crate::scope::ScopedKillableThread<'scope, T>>
-    where
-        F: FnOnce() -> T + Send + 'scope,
-        T: Send + 'scope,
-    {
-        scope.spawn_with(self, f)
     }
 
     /// Checks the configuration and registers the thread-to-be: pass the

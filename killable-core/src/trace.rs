@@ -26,7 +26,6 @@
 mod events {
     use std::thread::Thread;
 
-    use crate::error::JoinError;
     use crate::entry::Entry;
     use crate::state::Kill;
 
@@ -68,13 +67,8 @@ mod events {
         tracing::debug!(target: "killable", kind, "kill delivered");
     }
 
-    pub(crate) fn exit<T>(result: &Result<T, JoinError>) {
-        let outcome = match result {
-            Ok(_) => "returned",
-            Err(JoinError::Terminated) => "terminated",
-            Err(JoinError::Raised(_)) => "raised",
-            Err(JoinError::Panicked(_)) => "panicked",
-        };
+    /// `outcome`: `returned`, `terminated`, `raised` or `panicked`.
+    pub(crate) fn exit(outcome: &'static str) {
         tracing::debug!(target: "killable", outcome, "thread exit");
     }
 
@@ -87,7 +81,6 @@ mod events {
 #[cfg(not(feature = "tracing"))]
 #[allow(clippy::inline_always)]
 mod no_events {
-    use crate::error::JoinError;
     use crate::entry::Entry;
     use crate::state::Kill;
 
@@ -100,7 +93,7 @@ mod no_events {
     #[inline(always)]
     pub(crate) fn deliver(_: &Kill) {}
     #[inline(always)]
-    pub(crate) fn exit<T>(_: &Result<T, JoinError>) {}
+    pub(crate) fn exit(_: &'static str) {}
     #[inline(always)]
     pub(crate) fn drop_panicked() {}
 }
