@@ -110,13 +110,10 @@ pub(crate) fn runtime_checkpoint() {
 /// callee-saved register: one more register saved and restored by every
 /// killable fn, for a call that almost never happens. A call to the local
 /// copy is a plain `call rel32`: in recursive fib, two pushes, two pops and
-/// a load fewer per call (the time, 1.40–1.54x of plain with it and
-/// 1.49–1.51x without over three interleaved runs, is within the noise).
-/// The copy has `checkpoint_slow` inlined, so a checkpoint taken while a
-/// kill is pending somewhere is one call, not two (`cargo bench --bench perf
-/// -- checkpoint`, slow path: 2.1–2.7 ns, against 3.6–3.7 ns for the call
-/// into this crate before the copy existed, and 3.9–4.3 ns for a copy that
-/// called it).
+/// a load fewer per call. The copy has `checkpoint_slow` inlined, so a
+/// checkpoint taken while a kill is pending somewhere is one call, not two.
+/// `cargo bench --bench perf -- checkpoint` measures both paths (see
+/// docs/PERFORMANCE.md).
 #[cold]
 #[inline(never)]
 #[allow(clippy::extra_unused_type_parameters)] // the parameter is the point

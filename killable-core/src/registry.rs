@@ -414,8 +414,9 @@ pub fn terminate_all() -> usize {
     let me = std::thread::current().id();
     let mut all = snapshot();
     // In spawn order, not the map's: waking 10,000 threads in hash order
-    // touches their states (and the kernel's) cache- and TLB-cold, and cost
-    // the caller 3x the CPU time of spawn order (`cargo bench`, "scale").
+    // touches their states (and the kernel's) cache- and TLB-cold, and costs
+    // the caller several times the CPU time of spawn order (`cargo bench`,
+    // "scale", measures it).
     all.sort_unstable_by_key(|e| e.key);
     let mut reached = 0;
     let mut first_panic = None;
