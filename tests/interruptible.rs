@@ -536,17 +536,18 @@ fn a_slow_on_kill_does_not_stall_an_unrelated_deadline() {
     victim.join().unwrap();
 }
 
-/// Deadline hooks run one at a time on the hook thread. A hook claimed by a
-/// deadline but still queued behind a slow one is withdrawn when its
-/// operation returns on its own: `interruptible` does not wait for the
-/// queue, and the withdrawn hook is never called.
+/// A deadline hook is not queued behind a slow one: it runs on another hook
+/// runner while the slow hook still holds the first. (A claimed hook that
+/// has not started when its operation returns is withdrawn and never called:
+/// loom's `interruptible_returning_on_its_own_vs_kill` covers that window, which
+/// a runner free at once leaves too short to hit here.)
 #[test]
-fn a_queued_deadline_hook_is_withdrawn_when_op_returns_on_its_own() {
+fn a_deadline_hook_does_not_wait_behind_a_slow_one() {
     let slow = std::thread::spawn(|| {
         let (op, unblock) = blocker();
         with_timeout(Duration::from_millis(20), || {
             interruptible(op, move || {
-                std::thread::sleep(Duration::from_secs(2)); // holds the hook thread
+                std::thread::sleep(Duration::from_secs(2)); // holds its runner
                 unblock();
             })
         })
@@ -554,20 +555,22 @@ fn a_queued_deadline_hook_is_withdrawn_when_op_returns_on_its_own() {
     std::thread::sleep(Duration::from_millis(100)); // the slow hook is running
     let calls = Calls::default();
     let c = calls.clone();
+    let (op, unblock) = blocker();
     let start = Instant::now();
     let r = with_timeout(Duration::from_millis(20), || {
-        interruptible(
-            || std::thread::sleep(Duration::from_millis(150)), // returns on its own
-            move || c.record(),
-        )
+        interruptible(op, move || {
+            c.record();
+            unblock();
+        })
     });
     let took = start.elapsed();
-    assert_eq!(r, Err(TimedOut), "the deadline recorded while armed lands");
+    assert_eq!(r, Err(TimedOut));
     assert!(
-        took < Duration::from_millis(1000),
-        "waited {took:?} for a queued hook"
+        took < Duration::from_millis(1500),
+        "the hook waited {took:?} behind the slow one"
     );
-    assert_eq!(calls.count(), 0, "a withdrawn hook is never called");
+    assert_eq!(calls.count(), 1);
+    assert_eq!(calls.thread().as_deref(), Some("killable-hooks"));
     assert_eq!(slow.join().unwrap(), Err(TimedOut));
 }
 
@@ -629,4 +632,49 @@ fn a_panicking_on_kill_run_by_a_killer_that_is_unwinding_does_not_abort() {
         .join_timeout(BOUND)
         .unwrap_or_else(|_| panic!("the target never ended"));
     assert!(r.unwrap_err().is_terminated());
+}
+
+/// A deadline hook may wait for something only a later deadline hook does:
+/// the hooks run on a pool that grows while every runner is busy, so the
+/// second hook is not queued behind the first forever.
+#[test]
+fn a_deadline_hook_waiting_for_a_later_deadline_hook_does_not_deadlock() {
+    let (told_tx, told) = mpsc::channel::<()>();
+    let told = Mutex::new(told);
+    let (heard_tx, heard) = mpsc::channel::<bool>();
+    let first = spawn_blocked(move |ready| {
+        let (op, unblock) = blocker();
+        ready.send(()).unwrap();
+        with_timeout(Duration::from_millis(50), || {
+            interruptible(op, move || {
+                // Blocks the runner until the second hook has run.
+                let ok = told.lock().unwrap().recv_timeout(BOUND).is_ok();
+                heard_tx.send(ok).unwrap();
+                unblock();
+            })
+        })
+    });
+    let second = spawn_blocked(move |ready| {
+        let (op, unblock) = blocker();
+        ready.send(()).unwrap();
+        with_timeout(Duration::from_millis(300), || {
+            interruptible(op, move || {
+                let _ = told_tx.send(());
+                unblock();
+            })
+        })
+    });
+    let start = Instant::now();
+    assert_eq!(
+        heard.recv_timeout(BOUND * 2),
+        Ok(true),
+        "the second hook never ran"
+    );
+    assert!(
+        start.elapsed() < BOUND,
+        "the second hook ran only after the first gave up ({:?})",
+        start.elapsed()
+    );
+    assert_eq!(first.join().unwrap(), Err(TimedOut));
+    assert_eq!(second.join().unwrap(), Err(TimedOut));
 }

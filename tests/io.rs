@@ -335,6 +335,40 @@ fn terminate_wakes_an_accept_on_an_idle_listener_and_it_keeps_listening() {
     t.join().unwrap().unwrap();
 }
 
+/// The listener's non-blocking mode belongs to the socket, which clones
+/// share: it stays while any `Killable` wraps one of them (so the last one's
+/// `accept` stays killable), and the blocking mode comes back with the last.
+#[test]
+fn a_listener_is_blocking_again_only_when_the_last_killable_around_it_goes() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let plain = listener.try_clone().unwrap();
+    let first = Killable::new(listener.try_clone().unwrap());
+    let second = Killable::new(listener);
+    drop(first);
+    // A plain accept on the socket: at once if non-blocking; if it blocks,
+    // a connection ends it, and the test fails.
+    let plain = std::thread::spawn(move || (plain.accept().map(|_| ()), plain));
+    let start = Instant::now();
+    while !plain.is_finished() && start.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    if !plain.is_finished() {
+        let _unblock = TcpStream::connect(addr).unwrap();
+    }
+    let (r, plain) = plain.join().unwrap();
+    let e = r.expect_err("non-blocking while `second` wraps the socket");
+    assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+    drop(second);
+    let accepting = std::thread::spawn(move || plain.accept().map(|_| ()));
+    std::thread::sleep(Duration::from_millis(50));
+    let _client = TcpStream::connect(addr).unwrap();
+    accepting
+        .join()
+        .unwrap()
+        .expect("a blocking accept waits for the connection");
+}
+
 #[test]
 fn terminate_wakes_a_unix_accept_and_a_udp_recv() {
     let dir = std::env::temp_dir().join(format!("killable-io-test-{}", std::process::id()));

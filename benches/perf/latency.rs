@@ -258,6 +258,41 @@ impl Rig {
         })
     }
 
+    /// The kernel's share of a wake through a wake fd: a std worker
+    /// blocked in `poll` on an eventfd, woken by a write to it, then
+    /// `resume_unwind` to a `catch_unwind` around its wait, as in
+    /// [`raw_unwind`](Self::raw_unwind).
+    #[cfg(target_os = "linux")]
+    fn raw_poll_unwind() -> Rig {
+        let efd = Arc::new(eventfd::EventFd::new());
+        let e = efd.clone();
+        let probe = Arc::new(Probe::default());
+        let q = probe.clone();
+        let worker = std::thread::spawn(move || {
+            pin_to(Some(0));
+            let mut seq = 1;
+            while !q.stop.load(SeqCst) {
+                if seq > 1 {
+                    e.drain(); // the previous sample's wake, off the measured path
+                }
+                q.ready.store(seq, SeqCst);
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    e.poll();
+                    std::panic::resume_unwind(Box::new(Ping));
+                }));
+                drop(r.expect_err("unwound").downcast::<Ping>());
+                q.woke_at.store(now_ns(), SeqCst);
+                q.woke.store(seq, SeqCst);
+                seq += 1;
+            }
+        });
+        Rig {
+            probe,
+            wake: Box::new(move |_| efd.signal()),
+            join: Some(Box::new(move || worker.join().expect("raw poll worker"))),
+        }
+    }
+
     /// A std worker blocked in `block`, woken by `go` and an unpark.
     fn std_handoff(block: impl Fn(&Probe, u64) + Send + 'static) -> Rig {
         let probe = Arc::new(Probe::default());
@@ -612,6 +647,8 @@ pub fn run_natural_wakes(table: &mut Table, samples: usize) {
 /// Figure (g), first half: a kill waking a read blocked on an idle socket
 /// (`killable::io::Killable<TcpStream>`), against the unwinding floor: the
 /// std-only handoff plus unwind that any wake delivered by unwinding costs.
+/// Then, for information, that handoff through a `poll` on an eventfd
+/// instead of a park: what the kernel's side of a wake-fd wake costs.
 pub fn run_io_wake(table: &mut Table, samples: usize) {
     use std::io::Read;
     pin_to(Some(0));
@@ -647,4 +684,93 @@ pub fn run_io_wake(table: &mut Table, samples: usize) {
         "p50 ≤ 1.5× the unwinding floor",
         vs_floor <= 1.5,
     );
+    #[cfg(target_os = "linux")]
+    {
+        // Informational: the kernel floor of this kind of wake.
+        pin_to(Some(0));
+        let (kernel, kernel_raw) = interleaved(samples, Rig::raw_poll_unwind());
+        pin_to(None);
+        let k50 = pcts(&kernel).0;
+        let kernel_ratio = k50 / pcts(&kernel_raw).0;
+        table.info(
+            "  std-only thread blocked in poll on an eventfd, woken by an eventfd write, then unwinds",
+            format!(
+                "p50 {} ({kernel_ratio:.2}× raw); {:.2}× the unwinding floor",
+                fmt_ns(k50),
+                kernel_ratio / floor_ratio
+            ),
+            "the kernel floor of a wake-fd wake",
+        );
+    }
+}
+
+/// The few system calls of [`Rig::raw_poll_unwind`], declared here: the
+/// bench depends on no system-call crate, and these are in every Linux libc.
+#[cfg(target_os = "linux")]
+mod eventfd {
+    use std::ffi::{c_int, c_short, c_uint, c_ulong, c_void};
+
+    #[repr(C)]
+    struct PollFd {
+        fd: c_int,
+        events: c_short,
+        revents: c_short,
+    }
+
+    extern "C" {
+        fn eventfd(initval: c_uint, flags: c_int) -> c_int;
+        fn poll(fds: *mut PollFd, nfds: c_ulong, timeout: c_int) -> c_int;
+        fn read(fd: c_int, buf: *mut c_void, count: usize) -> isize;
+        fn write(fd: c_int, buf: *const c_void, count: usize) -> isize;
+        fn close(fd: c_int) -> c_int;
+    }
+
+    const POLLIN: c_short = 1;
+
+    /// A blocking eventfd (no flags: their values vary between
+    /// architectures), read only when signalled.
+    pub struct EventFd(c_int);
+
+    impl EventFd {
+        pub fn new() -> EventFd {
+            // SAFETY: no pointers; returns a new fd or -1.
+            let fd = unsafe { eventfd(0, 0) };
+            assert!(fd >= 0, "eventfd: {}", std::io::Error::last_os_error());
+            EventFd(fd)
+        }
+
+        /// Adds one to the counter.
+        pub fn signal(&self) {
+            let one = 1u64;
+            // SAFETY: `one` is valid for reads of its 8 bytes.
+            let n = unsafe { write(self.0, (&one as *const u64).cast(), 8) };
+            assert_eq!(n, 8);
+        }
+
+        /// Resets the counter; blocks until it is non-zero.
+        pub fn drain(&self) {
+            let mut v = 0u64;
+            // SAFETY: `v` is valid for writes of its 8 bytes.
+            let n = unsafe { read(self.0, (&mut v as *mut u64).cast(), 8) };
+            assert_eq!(n, 8);
+        }
+
+        /// Blocks until the counter is non-zero.
+        pub fn poll(&self) {
+            let mut p = PollFd {
+                fd: self.0,
+                events: POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid `pollfd`, writable for its `revents`.
+            while unsafe { poll(&mut p, 1, -1) } != 1 {}
+        }
+    }
+
+    impl Drop for EventFd {
+        fn drop(&mut self) {
+            // SAFETY: the fd is ours and closed once.
+            unsafe { close(self.0) };
+        }
+    }
 }

@@ -99,8 +99,8 @@ impl CancelToken {
 
     /// Whether this token or one of its ancestors has been cancelled.
     ///
-    /// Takes the token's lock: cheap, but not free in a hot loop. Code
-    /// under [`run`](Self::run) needs no polling at all.
+    /// One atomic load, no lock. Code under [`run`](Self::run) needs no
+    /// polling at all.
     ///
     /// # Examples
     ///

@@ -137,13 +137,22 @@ fn checkpoint_slow() {
 /// Unwinds with the kill pending for `inner` (the current thread's state), if
 /// one may be delivered now.
 pub(crate) fn deliver_pending(inner: &Inner) {
+    if let Some(kill) = take_pending(inner) {
+        unwind(kill);
+    }
+}
+
+/// Takes the kill that [`deliver_pending`] would unwind with, for a caller
+/// that unwinds with it ([`unwind`]) from a shallower frame.
+pub(crate) fn take_pending(inner: &Inner) -> Option<Kill> {
     let delivery = match local::allowed() {
         Allowed::All => inner.take_delivery(true),
         Allowed::UnwindingScopes => inner.take_unwinding_expiry(),
         Allowed::Nothing => inner.take_delivery(false),
     };
-    if let Delivery::Deliver(kill) = delivery {
-        unwind(kill);
+    match delivery {
+        Delivery::Deliver(kill) => Some(kill),
+        Delivery::Nothing | Delivery::Deferred => None,
     }
 }
 

@@ -19,13 +19,13 @@ use crate::wait::Blocked;
 /// for a raise and shut it down only for a termination.
 ///
 /// * `on_kill` runs at most once per call, on the thread that raised or
-///   terminated this one. For a deadline, it runs on the runtime's one
-///   hook thread (`killable-hooks`), never on the timer thread, so a slow
-///   hook delays other deadlines' hooks but no deadline. It may run while
+///   terminated this one. For a deadline, it runs on one of the runtime's
+///   hook threads (`killable-hooks`), never on the timer thread: a slow or
+///   blocked hook delays neither a deadline nor another hook. It may run while
 ///   `op` is returning, but never after `interruptible` has returned
 ///   (`interruptible` waits for an `on_kill` that has started on another
-///   thread; one claimed by a kill but not started yet, say queued on the
-///   hook thread, is withdrawn instead, and never called).
+///   thread; one claimed by a kill but not started yet, say still queued
+///   for a hook thread, is withdrawn instead, and never called).
 /// * No lock of this crate is held while `on_kill` runs, so it may raise
 ///   into, terminate or join any *other* thread, including one whose own
 ///   `on_kill` kills this one. Killing the thread running `op` from its own
@@ -54,7 +54,7 @@ use crate::wait::Blocked;
 /// * If `on_kill` panics, the panic reaches the killer's `raise` or
 ///   `terminate` call (the kill is recorded all the same);
 ///   [`registry::terminate_all`](crate::registry::terminate_all) reaches
-///   every thread first. On the hook thread it is caught and ignored.
+///   every thread first. On a hook thread it is caught and ignored.
 ///
 /// # Examples
 ///

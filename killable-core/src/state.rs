@@ -173,7 +173,7 @@ impl HookSlot {
 /// A hook a killer has claimed, to run with no lock held (or drop, which
 /// releases the claim without running it).
 ///
-/// It borrows the state (the timer, handing one to the hook thread, hands
+/// It borrows the state (the timer, handing one to a hook thread, hands
 /// an `Arc` of the state along instead). The hook itself is only called if
 /// the claim is still in the slot when `run` starts; from then on
 /// `disarm_hook` waits.

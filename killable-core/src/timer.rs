@@ -9,8 +9,8 @@
 //! The timer thread never runs user code and never takes a lock that is held
 //! across user code: an expiry records the kill and claims the target's
 //! `interruptible` hook (both short critical sections), and the hook itself
-//! runs on a second thread, `killable-hooks`, so a slow hook delays other
-//! hooks, never a deadline.
+//! runs on a pool of `killable-hooks` threads, so a slow or blocked hook
+//! delays neither a deadline nor another hook.
 
 use std::collections::BTreeMap;
 use std::sync::{Condvar, LazyLock, Mutex};
@@ -130,7 +130,14 @@ fn run() {
     }
 }
 
-/// The hook thread's queue.
+/// The hook runners' queue.
+///
+/// Hooks run on a pool of `killable-hooks` threads that grows whenever a hook
+/// is queued and no runner is idle to take it. A hook may block on anything,
+/// including the effect of a later deadline's hook: with a fixed number of
+/// runners, that later hook would wait in the queue behind it forever. So
+/// the number of runners is the number of hooks running at once (plus the
+/// idle ones), and a runner idle for `IDLE_EXIT` ends, down to the last one.
 struct Hooks {
     queue: Mutex<HookQueue>,
     cv: Condvar,
@@ -138,8 +145,14 @@ struct Hooks {
 
 struct HookQueue {
     hooks: std::collections::VecDeque<Deferred>,
-    started: bool,
+    /// Runner threads alive.
+    runners: usize,
+    /// Runners waiting on `cv` for a hook, each of which will take one.
+    idle: usize,
 }
+
+/// How long a runner beyond the first waits for work before it ends.
+const IDLE_EXIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A claimed hook and the state it belongs to, kept alive until the hook
 /// has run (`hook` is dropped first, as fields drop in order).
@@ -148,17 +161,31 @@ struct Deferred {
     _inner: std::sync::Arc<Inner>,
 }
 
+impl Deferred {
+    /// A hook's panic has nobody to go to (no user call is waiting for it);
+    /// it must not end its runner. Nor may its payload, whose `Drop` is user
+    /// code too: a panic out of dropping it would kill the runner, and a
+    /// second one abort.
+    fn run(self) {
+        if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.hook.run())) {
+            crate::error::drop_contained(p);
+        }
+    }
+}
+
 static HOOKS: LazyLock<Hooks> = LazyLock::new(|| Hooks {
     queue: Mutex::new(HookQueue {
         hooks: std::collections::VecDeque::new(),
-        started: false,
+        runners: 0,
+        idle: 0,
     }),
     cv: Condvar::new(),
 });
 
-/// Runs a hook claimed by the timer thread on the hook thread, so that the
-/// timer thread never waits for user code. If the OS refuses that thread,
-/// runs it here instead: a late deadline beats a lost wake-up.
+/// Runs a hook claimed by the timer thread on a hook runner, so that the
+/// timer thread never waits for user code. If the OS refuses a new runner
+/// while none exists, runs it here instead: a late deadline beats a lost
+/// wake-up. If some runner exists, the hook waits for one to be free.
 pub(crate) fn run_hook_later(hook: ClaimedHook<'_>, inner: std::sync::Arc<Inner>) {
     assert!(hook.is_of(&inner), "killable: a hook is run with its own state");
     let deferred = Deferred {
@@ -168,49 +195,42 @@ pub(crate) fn run_hook_later(hook: ClaimedHook<'_>, inner: std::sync::Arc<Inner>
         _inner: inner,
     };
     let mut q = lock(&HOOKS.queue);
-    if !q.started {
-        let spawned = std::thread::Builder::new()
-            .name("killable-hooks".into())
-            .spawn(run_hooks);
-        if spawned.is_err() {
-            drop(q);
-            if let Err(p) =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| deferred.hook.run()))
-            {
-                crate::error::drop_contained(p);
-            }
-            return;
-        }
-        q.started = true;
-    }
     q.hooks.push_back(deferred);
-    HOOKS.cv.notify_one();
+    if q.hooks.len() <= q.idle {
+        HOOKS.cv.notify_one();
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("killable-hooks".into())
+        .spawn(run_hooks);
+    if spawned.is_ok() {
+        q.runners += 1;
+    } else if q.runners == 0 {
+        let deferred = q.hooks.pop_back().expect("pushed above");
+        drop(q);
+        deferred.run();
+    }
 }
 
 fn run_hooks() {
     let mut q = lock(&HOOKS.queue);
     loop {
-        match q.hooks.pop_front() {
-            Some(deferred) => {
-                drop(q);
-                // A hook's panic has nobody to go to (no user call is
-                // waiting here); it must not end this thread. Nor may its
-                // payload, whose `Drop` is user code too: a panic out of
-                // dropping it would kill this thread (every later deadline
-                // hook would then wait forever), and a second one abort.
-                if let Err(p) =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| deferred.hook.run()))
-                {
-                    crate::error::drop_contained(p);
-                }
-                q = lock(&HOOKS.queue);
-            }
-            None => {
-                q = HOOKS
-                    .cv
-                    .wait(q)
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-            }
+        if let Some(deferred) = q.hooks.pop_front() {
+            drop(q);
+            deferred.run();
+            q = lock(&HOOKS.queue);
+            continue;
+        }
+        q.idle += 1;
+        let (g, waited) = HOOKS
+            .cv
+            .wait_timeout(q, IDLE_EXIT)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        q = g;
+        q.idle -= 1;
+        if waited.timed_out() && q.hooks.is_empty() && q.runners > 1 {
+            q.runners -= 1;
+            return;
         }
     }
 }

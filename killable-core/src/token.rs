@@ -23,7 +23,9 @@
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Weak};
 
-use crate::prim::{lock, Mutex};
+use std::sync::atomic::Ordering::{Acquire, Release};
+
+use crate::prim::{lock, AtomicBool, Mutex};
 use crate::state::{ClaimedHook, Inner};
 
 struct Locked {
@@ -38,6 +40,11 @@ struct Locked {
 /// One cancel token, shared by its clones.
 pub struct Node {
     locked: Mutex<Locked>,
+    /// `locked.cancelled`, readable without the lock. Set once, under the
+    /// lock, with `Release`; `is_cancelled` reads it with `Acquire`, so a
+    /// thread that sees `true` also sees what the canceller did before
+    /// `cancel()`. The protocol itself reads only `locked.cancelled`.
+    cancelled: AtomicBool,
     /// Kept alive by its children: a parent reaches its grandchildren only
     /// through the children in between, which may have no other owner.
     parent: Option<Arc<Node>>,
@@ -56,6 +63,7 @@ impl Node {
                 runners: Vec::new(),
                 children: Vec::new(),
             }),
+            cancelled: AtomicBool::new(cancelled),
             parent,
         }
     }
@@ -77,7 +85,7 @@ impl Node {
     /// Whether [`cancel`](Self::cancel) has been called on this token or an
     /// ancestor.
     pub fn is_cancelled(&self) -> bool {
-        lock(&self.locked).cancelled
+        self.cancelled.load(Acquire)
     }
 
     /// Cancels this token and its descendants: every scope registered with
@@ -129,6 +137,7 @@ impl Node {
                 return Vec::new();
             }
             l.cancelled = true;
+            self.cancelled.store(true, Release);
             reached.append(&mut l.runners);
             std::mem::take(&mut l.children)
         };

@@ -33,145 +33,44 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote_spanned;
-use syn::visit_mut::VisitMut;
 use syn::{Expr, ExprMethodCall};
 
-use crate::expand::Instrument;
-use crate::{scan, strip};
-
-/// Adapters that hand on only items pulled from their receiver, and call each of their
-/// closures a bounded number of times per item pulled.
-const ADAPTERS: &[&str] = &[
-    "map",
-    "filter",
-    "filter_map",
-    "enumerate",
-    "skip",
-    "take",
-    "step_by",
-    "skip_while",
-    "take_while",
-    "map_while",
-    "inspect",
-    "peekable",
-    "fuse",
-    "rev",
-    "copied",
-    "cloned",
-    "zip",
-    "scan",
-    "cycle",
-    "by_ref",
-    "into_iter",
-];
-
-/// Methods that end the chain, calling each of their closures a bounded number of times per
-/// item, or whose closure runs once per item but whose output items come from elsewhere
-/// (`flat_map`): closures up to here may go unchecked, those after must not.
-const LAST: &[&str] = &[
-    "flat_map",
-    "fold",
-    "rfold",
-    "for_each",
-    "try_fold",
-    "try_rfold",
-    "try_for_each",
-    "reduce",
-    "all",
-    "any",
-    "find",
-    "find_map",
-    "rfind",
-    "position",
-    "rposition",
-    "max_by_key",
-    "min_by_key",
-    "max_by",
-    "min_by",
-    "partition",
-    "is_sorted_by",
-    "is_sorted_by_key",
-    "count",
-    "sum",
-    "product",
-    "collect",
-    "last",
-    "max",
-    "min",
-    "nth",
-    "unzip",
-];
-
-/// Std adapters that hand on an iterator but whose items are not all pulled from their
-/// receiver (the closures after them keep their checks), so the chain goes on: the wrapped
-/// type is still inside the expression.
-const PASS_ON: &[&str] = &["chain", "flat_map", "flatten", "intersperse"];
+use crate::emit::Emit;
+use crate::{names, scan};
 
 /// Adapters that may come between the source and the chain's first closure: the cheap ones
-/// (`strip::CHEAP_ADAPTERS`) and `fuse`. The wrapper goes around them too (so the items `zip`
-/// and `chain` add are counted), except around those in [`FOLD_THROUGH`] at the top of that run.
+/// (`names::CHEAP_ADAPTERS`) and `fuse`. The wrapper goes around them too (so the items `zip`
+/// and `chain` add are counted), except around those in [`names::FOLD_THROUGH`] at the top of that run.
 fn is_prefix(name: &str) -> bool {
-    name == "fuse" || crate::strip::CHEAP_ADAPTERS.contains(&name)
+    name == "fuse" || names::CHEAP_ADAPTERS.contains(&name)
 }
-
-/// Adapters whose `fold` is their receiver's `fold` (or `rfold`): over a slice or a range, the
-/// wrapper goes under them, where it can cut the source itself into chunks, each folded by
-/// the source's own `fold` (which vectorizes). Above the others (`take`, `zip`, `step_by`,
-/// `enumerate`), which pull items one by one from a wrapped source or cannot be cut, it
-/// measured faster around the whole run.
-const FOLD_THROUGH: &[&str] = &["rev", "skip", "copied", "cloned", "fuse"];
 
 /// Where a chain's source is, counted in method calls from the top of the chain.
-struct Plan {
+pub(crate) struct Plan {
     /// Method calls above the source: the source is the receiver of call number `above - 1`
     /// (0 is the outermost call).
-    above: usize,
+    pub(crate) above: usize,
     /// `(call, argument)` positions of the closures that go without an entry check.
-    unchecked: Vec<(usize, usize)>,
-}
-
-/// Instruments the chain whose outermost call is `top`, if it is a chain this module serves;
-/// returns `false`, having changed nothing, if not.
-///
-/// `consumed`: the chain is the iterator of a `for` loop, which consumes it.
-pub(crate) fn instrument(top: &mut ExprMethodCall, cx: &mut Instrument, consumed: bool) -> bool {
-    let Some(plan) = plan(top, consumed) else {
-        return false;
-    };
-    let mut call = top;
-    for i in 0..plan.above {
-        for (j, arg) in call.args.iter_mut().enumerate() {
-            if !plan.unchecked.contains(&(i, j)) {
-                cx.visit_expr_mut(arg);
-            }
-        }
-        if i + 1 == plan.above {
-            cx.visit_expr_mut(&mut call.receiver);
-            wrap(&mut call.receiver, cx);
-            break;
-        }
-        call = match &mut *call.receiver {
-            Expr::MethodCall(m) => m,
-            _ => unreachable!("the plan counted method calls only"),
-        };
-    }
-    true
+    pub(crate) unchecked: Vec<(usize, usize)>,
 }
 
 /// Input: a chain's source `v.iter()` or `(0..n)`.
 /// Output: `::killable::__private::chunked!(v.iter())`, `::killable::__private::chunked!(0..n)`
 /// (without the parentheses, which would trip `unused_parens` inside the macro's `match`).
-fn wrap(source: &mut Expr, cx: &Instrument) {
+pub(crate) fn wrap(source: &mut Expr, emit: &Emit) {
     let mut inner = std::mem::replace(source, Expr::Verbatim(TokenStream::new()));
     if let Expr::Paren(p) = inner {
         inner = *p.expr;
     }
-    let krate = cx.krate();
+    let krate = emit.krate();
     let tokens = quote_spanned!(Span::mixed_site()=> #krate::__private::chunked!(#inner));
     *source = Expr::Verbatim(tokens);
 }
 
-fn plan(top: &ExprMethodCall, consumed: bool) -> Option<Plan> {
+/// The plan for the chain whose outermost call is `top`, if it is a chain this module serves.
+///
+/// `consumed`: the chain is the iterator of a `for` loop, which consumes it.
+pub(crate) fn plan(top: &ExprMethodCall, consumed: bool) -> Option<Plan> {
     // The calls of the chain, outermost first.
     let mut calls = vec![top];
     while let Expr::MethodCall(m) = &*calls[calls.len() - 1].receiver {
@@ -193,7 +92,7 @@ fn plan(top: &ExprMethodCall, consumed: bool) -> Option<Plan> {
         if !is_prefix(&name) {
             break;
         }
-        if !FOLD_THROUGH.contains(&name.as_str()) {
+        if !names::FOLD_THROUGH.contains(&name.as_str()) {
             above = k;
         }
     }
@@ -202,7 +101,9 @@ fn plan(top: &ExprMethodCall, consumed: bool) -> Option<Plan> {
     }
     // The method called on the source must be std's, or wrapping would change its meaning.
     let first = calls[above - 1].method.to_string();
-    if !ADAPTERS.contains(&first.as_str()) && !LAST.contains(&first.as_str()) {
+    if !names::CHAIN_ADAPTERS.contains(&first.as_str())
+        && !names::CHAIN_ENDS.contains(&first.as_str())
+    {
         return None;
     }
     // The wrapper changes the type of every adapter above it. That type must not escape the
@@ -212,16 +113,19 @@ fn plan(top: &ExprMethodCall, consumed: bool) -> Option<Plan> {
     let ends_in_consumer = (0..above)
         .rev()
         .map(|i| calls[i].method.to_string())
-        .find(|name| !ADAPTERS.contains(&name.as_str()) && !PASS_ON.contains(&name.as_str()))
-        .is_some_and(|name| LAST.contains(&name.as_str()));
+        .find(|name| {
+            !names::CHAIN_ADAPTERS.contains(&name.as_str())
+                && !names::CHAIN_PASS_ON.contains(&name.as_str())
+        })
+        .is_some_and(|name| names::CHAIN_ENDS.contains(&name.as_str()));
     if !consumed && !ends_in_consumer {
         return None;
     }
     let mut unchecked = Vec::new();
     for i in (0..above).rev() {
         let name = calls[i].method.to_string();
-        let adapter = ADAPTERS.contains(&name.as_str());
-        if !adapter && !LAST.contains(&name.as_str()) {
+        let adapter = names::CHAIN_ADAPTERS.contains(&name.as_str());
+        if !adapter && !names::CHAIN_ENDS.contains(&name.as_str()) {
             break;
         }
         for (j, arg) in calls[i].args.iter().enumerate() {
@@ -252,8 +156,8 @@ fn range(e: &Expr) -> bool {
 /// arguments that call nothing.
 fn source_call(m: &ExprMethodCall) -> bool {
     let name = m.method.to_string();
-    (name == "into_iter" || strip::SOURCES.contains(&name.as_str()))
-        && strip::place(&m.receiver)
+    (name == "into_iter" || names::SOURCES.contains(&name.as_str()))
+        && scan::place(&m.receiver)
         && m.args.iter().all(|a| scan::expr(a).is_cheap())
 }
 

@@ -144,7 +144,7 @@
 //! - **Cheap std methods do not count as calls**: integer, float, char and slice methods that run
 //!   in a few instructions and never block (`wrapping_add`, `min`, `len`, `get`, `swap`,
 //!   `is_ascii_digit`, `is_some`, `unwrap`, `expect`, raw pointers' `add` and `cast`, … the
-//!   full list is `scan::CHEAP_METHODS` in this crate's
+//!   full list is `names::CHEAP_METHODS` in this crate's
 //!   source), the constructors `Some(…)`, `Ok(…)`, `Err(…)`, and conversions between
 //!   primitive types written `u64::from(x)` (`i32::from`, `f64::from`, `char::from`, …). A type
 //!   of yours with a slow method of one of those names is misjudged; put `#[killable]` on that
@@ -341,11 +341,15 @@
 
 use proc_macro::TokenStream;
 
+// In dependency order: each module imports only those above it.
 mod args;
 mod chain;
 mod edition2015;
+mod emit;
 mod expand;
+mod instrument;
 mod lints;
+mod names;
 mod scan;
 mod strip;
 mod validate;

@@ -7,10 +7,12 @@
 use syn::visit::{self, Visit};
 use syn::{Expr, ExprBreak, Lifetime, Stmt};
 
+use crate::names;
+
 #[derive(Default, Clone, Copy)]
 pub(crate) struct Effects {
     /// A call, method call or macro call (macros are opaque: they may expand to a call),
-    /// except the [`CHEAP_METHODS`], enum constructors, and std's assertion macros, `matches!`
+    /// except the [`names::CHEAP_METHODS`], enum constructors, and std's assertion macros, `matches!`
     /// and `cfg!`, which count only what their arguments call.
     pub(crate) calls: bool,
     /// A `loop`, `while` or `for`.
@@ -48,109 +50,6 @@ pub(crate) fn block(b: &syn::Block) -> Effects {
     scan.visit_block(b);
     scan.effects
 }
-
-/// Methods of std's integers, floats, chars, slices and options that run in a few
-/// instructions and never block. A call to one counts as straight-line code: it needs no check
-/// after it and does not keep a `for` loop from being strip-mined. (A user type with a slow
-/// method of the same name is misjudged; its own `#[killable]` makes it killable again.)
-pub(crate) const CHEAP_METHODS: &[&str] = &[
-    // integers
-    "wrapping_add",
-    "wrapping_sub",
-    "wrapping_mul",
-    "wrapping_neg",
-    "wrapping_shl",
-    "wrapping_shr",
-    "saturating_add",
-    "saturating_sub",
-    "saturating_mul",
-    "checked_add",
-    "checked_sub",
-    "checked_mul",
-    "checked_div",
-    "checked_rem",
-    "overflowing_add",
-    "overflowing_sub",
-    "overflowing_mul",
-    "rotate_left",
-    "rotate_right",
-    "count_ones",
-    "count_zeros",
-    "leading_zeros",
-    "trailing_zeros",
-    "swap_bytes",
-    "to_be",
-    "to_le",
-    "abs",
-    "abs_diff",
-    "signum",
-    "is_positive",
-    "is_negative",
-    "is_power_of_two",
-    "is_multiple_of",
-    "div_euclid",
-    "rem_euclid",
-    "min",
-    "max",
-    "clamp",
-    // floats
-    "mul_add",
-    "sqrt",
-    "floor",
-    "ceil",
-    "round",
-    "trunc",
-    "fract",
-    "is_nan",
-    "is_finite",
-    "to_bits",
-    // bytes and chars
-    "is_ascii",
-    "is_ascii_digit",
-    "is_ascii_alphabetic",
-    "is_ascii_alphanumeric",
-    "is_ascii_whitespace",
-    "is_ascii_uppercase",
-    "is_ascii_lowercase",
-    "is_ascii_punctuation",
-    "to_ascii_lowercase",
-    "to_ascii_uppercase",
-    "is_alphabetic",
-    "is_numeric",
-    "is_whitespace",
-    "to_digit",
-    // slices, options, results
-    "len",
-    "is_empty",
-    "get",
-    "get_mut",
-    "get_unchecked",
-    "get_unchecked_mut",
-    "swap",
-    "is_some",
-    "is_none",
-    "is_ok",
-    "is_err",
-    "unwrap_or",
-    // a branch, and a panic (which never returns) on `None` / `Err`
-    "unwrap",
-    "expect",
-    "unwrap_unchecked",
-    // raw pointers, byte views and byte conversions: address arithmetic and casts
-    "as_ptr",
-    "as_mut_ptr",
-    "add",
-    "sub",
-    "offset",
-    "cast",
-    "cast_mut",
-    "cast_const",
-    "is_null",
-    "as_bytes",
-    "to_le_bytes",
-    "to_be_bytes",
-    "to_ne_bytes",
-];
 
 /// `Some(x)`, `Ok(x)`, `Err(x)` build a value; they call nothing.
 fn constructor(func: &Expr) -> bool {
@@ -190,20 +89,6 @@ fn primitive_conversion(func: &Expr) -> bool {
     }
 }
 
-/// Std macros whose expansion evaluates their arguments (some of them only in debug builds)
-/// and otherwise only compares, branches, or panics: a failed assertion diverges, so no code
-/// of this fn runs after it. Judged by their arguments, like an `if` (`assert!(n < 8)` is
-/// straight-line code, `assert!(f(n))` calls `f`). A `macro_rules!` of yours with one of these
-/// names is misjudged, like a slow method named in [`CHEAP_METHODS`].
-const ASSERTIONS: &[&str] = &[
-    "assert",
-    "assert_eq",
-    "assert_ne",
-    "debug_assert",
-    "debug_assert_eq",
-    "debug_assert_ne",
-];
-
 /// The expressions an assertion macro, `matches!` or `cfg!` evaluates, if `m` is one of them
 /// (named bare or as `std::…`/`core::…`) and its tokens parse; `None` for any other macro,
 /// which is opaque and counts as a call.
@@ -239,13 +124,26 @@ fn std_expression_macro(m: &syn::Macro) -> Option<Vec<Expr>> {
             };
             parser.parse2(m.tokens.clone()).ok()
         }
-        name if ASSERTIONS.contains(&name) => {
+        name if names::ASSERTIONS.contains(&name) => {
             let args = Punctuated::<Expr, syn::Token![,]>::parse_terminated
                 .parse2(m.tokens.clone())
                 .ok()?;
             Some(args.into_iter().collect())
         }
         _ => None,
+    }
+}
+
+/// A place expression without calls: `v`, `self.v`, `v[i]`, `*v`, `&v`, `(v)`.
+pub(crate) fn place(e: &Expr) -> bool {
+    match e {
+        Expr::Path(_) => true,
+        Expr::Field(f) => place(&f.base),
+        Expr::Index(i) => place(&i.expr) && expr(&i.index).is_cheap(),
+        Expr::Paren(p) => place(&p.expr),
+        Expr::Reference(r) => place(&r.expr),
+        Expr::Unary(u) if matches!(u.op, syn::UnOp::Deref(_)) => place(&u.expr),
+        _ => false,
     }
 }
 
@@ -282,7 +180,7 @@ impl<'ast> Visit<'ast> for Scan {
         let name = e.method.to_string();
         // `x.min(y)` is `Ord::min`; `it.min()`, with no argument, is `Iterator::min`, a loop.
         let iterator_min_max = matches!(name.as_str(), "min" | "max") && e.args.is_empty();
-        if !CHEAP_METHODS.contains(&name.as_str()) || iterator_min_max {
+        if !names::CHEAP_METHODS.contains(&name.as_str()) || iterator_min_max {
             self.effects.calls = true;
         }
         visit::visit_expr_method_call(self, e);

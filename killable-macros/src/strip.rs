@@ -47,8 +47,8 @@ use syn::spanned::Spanned;
 use syn::visit_mut::{self, VisitMut};
 use syn::{Expr, ExprForLoop, Lifetime};
 
-use crate::expand::Instrument;
-use crate::scan;
+use crate::emit::Emit;
+use crate::{names, scan};
 
 /// A loop over `(v)` stays as it is, so that rustc's `unused_parens` keeps its message (in
 /// the rewrite the parentheses would be a function argument's).
@@ -60,39 +60,6 @@ pub(crate) fn eligible(f: &ExprForLoop) -> bool {
         && !scan::breaks_with_value(&f.body, f.label.as_ref().map(|l| &l.name))
 }
 
-/// Methods that, called on a place, make a std iterator whose `next` is cheap (slices, `str`,
-/// maps), judging by the name alone.
-pub(crate) const SOURCES: &[&str] = &[
-    "iter",
-    "iter_mut",
-    "bytes",
-    "chars",
-    "char_indices",
-    "chunks",
-    "chunks_exact",
-    "chunks_mut",
-    "chunks_exact_mut",
-    "windows",
-    "keys",
-    "values",
-    "values_mut",
-];
-
-/// Std adapters whose `next` costs a few instructions over their inner iterator's: an
-/// iterator built from cheap ones with them stays cheap. Shared with `chain`, which also
-/// wraps chain sources through them.
-pub(crate) const CHEAP_ADAPTERS: &[&str] = &[
-    "enumerate",
-    "rev",
-    "skip",
-    "take",
-    "step_by",
-    "copied",
-    "cloned",
-    "zip",
-    "chain",
-];
-
 /// Is `next` on this iterator cheap and non-blocking, judging by its syntax? Ranges, places
 /// (`v`, `self.items`, `&v[a..b]`) and slice/str/map iterator methods and adapters on them.
 /// Anything else (`lines()`, `incoming()`, a user's generator) keeps a check per iteration.
@@ -100,12 +67,12 @@ fn cheap_iterator(e: &Expr) -> bool {
     match e {
         Expr::Range(_) => true,
         Expr::Paren(p) => cheap_iterator(&p.expr),
-        Expr::Reference(r) => place(&r.expr),
+        Expr::Reference(r) => scan::place(&r.expr),
         Expr::MethodCall(m) => {
             let name = m.method.to_string();
-            let receiver_ok = if SOURCES.contains(&&*name) {
-                place(&m.receiver)
-            } else if CHEAP_ADAPTERS.contains(&&*name) {
+            let receiver_ok = if names::SOURCES.contains(&&*name) {
+                scan::place(&m.receiver)
+            } else if names::CHEAP_ADAPTERS.contains(&&*name) {
                 cheap_iterator(&m.receiver)
             } else {
                 false
@@ -117,24 +84,11 @@ fn cheap_iterator(e: &Expr) -> bool {
             };
             receiver_ok && args_ok
         }
-        other => place(other),
+        other => scan::place(other),
     }
 }
 
-/// A place expression without calls: `v`, `self.v`, `v[i]`, `*v`, `&v`, `(v)`.
-pub(crate) fn place(e: &Expr) -> bool {
-    match e {
-        Expr::Path(_) => true,
-        Expr::Field(f) => place(&f.base),
-        Expr::Index(i) => place(&i.expr) && scan::expr(&i.index).is_cheap(),
-        Expr::Paren(p) => place(&p.expr),
-        Expr::Reference(r) => place(&r.expr),
-        Expr::Unary(u) if matches!(u.op, syn::UnOp::Deref(_)) => place(&u.expr),
-        _ => false,
-    }
-}
-
-pub(crate) fn rewrite(f: ExprForLoop, cx: &Instrument) -> Expr {
+pub(crate) fn rewrite(f: ExprForLoop, emit: &Emit) -> Expr {
     let ExprForLoop {
         label,
         pat,
@@ -168,8 +122,8 @@ pub(crate) fn rewrite(f: ExprForLoop, cx: &Instrument) -> Expr {
     let seen_stmt: syn::Stmt = syn::parse_quote_spanned!(hygienic=> #seen += 1;);
     body.stmts.insert(0, seen_stmt);
 
-    let check = cx.check();
-    let krate = cx.krate();
+    let check = emit.check();
+    let krate = emit.krate();
     let src = syn::Ident::new("__killable_src", hygienic);
     // Edition and hygiene of the call site (so `::core` resolves in a 2015 crate too),
     // position of the user's expression (so "is not an iterator" points at it).
@@ -337,11 +291,11 @@ mod source_tests {
     use quote::ToTokens;
     use syn::parse_quote;
 
-    use crate::expand::Instrument;
+    use crate::emit::Emit;
 
     fn expansion(f: syn::ExprForLoop) -> String {
-        let cx = Instrument::new(&crate::args::parse(proc_macro2::TokenStream::new()).unwrap());
-        super::rewrite(f, &cx).into_token_stream().to_string()
+        let emit = Emit::new(&crate::args::parse(proc_macro2::TokenStream::new()).unwrap());
+        super::rewrite(f, &emit).into_token_stream().to_string()
     }
 
     #[test]

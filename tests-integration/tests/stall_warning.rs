@@ -9,108 +9,27 @@
 #![cfg(feature = "tracing")]
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use killable::{catch, killable, registry, Builder, KillableThread};
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Metadata, Subscriber};
+use tracing::Level;
+
+mod support;
+use support::forgetful;
 
 const THRESHOLD: Duration = Duration::from_millis(200);
 /// How late the warning may come on a loaded machine.
 const SLACK: Duration = Duration::from_secs(10);
 const MESSAGE: &str = "kill pending: the thread passes no checkpoint";
 
-struct Warning {
-    at: Instant,
-    fields: BTreeMap<String, String>,
-}
-
-static WARNINGS: Mutex<Vec<Warning>> = Mutex::new(Vec::new());
-
-struct Fields<'a>(&'a mut BTreeMap<String, String>);
-
-impl Visit for Fields<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0
-            .insert(field.name().to_string(), format!("{value:?}"));
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_string(), value.to_string());
-    }
-}
-
-/// Keeps the `killable` warnings.
-struct Collector;
-
-impl Subscriber for Collector {
-    fn enabled(&self, m: &Metadata<'_>) -> bool {
-        m.target() == "killable" && *m.level() == Level::WARN
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut fields = BTreeMap::new();
-        event.record(&mut Fields(&mut fields));
-        WARNINGS.lock().unwrap().push(Warning {
-            at: Instant::now(),
-            fields,
-        });
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
-
 /// The warnings about thread `name`, with when each came.
 fn warnings_about(name: &str) -> Vec<(Instant, BTreeMap<String, String>)> {
-    WARNINGS
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|w| w.fields.get("name").map(String::as_str) == Some(name))
-        .map(|w| (w.at, w.fields.clone()))
+    support::seen(|s| s.level == Level::WARN && s.is_about(name))
+        .into_iter()
+        .map(|s| (s.at, s.fields))
         .collect()
-}
-
-/// No `#[killable]`: the forgotten attribute.
-fn helper_without_the_attribute(stop: &AtomicBool, inside: mpsc::Sender<()>) {
-    inside.send(()).unwrap();
-    while !stop.load(SeqCst) {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
-#[killable]
-fn entry_with_the_attribute(stop: Arc<AtomicBool>, inside: mpsc::Sender<()>) {
-    // The attribute puts no entry check here (the one call is followed by
-    // the loop's check): this is the last checkpoint the thread passes.
-    killable::checkpoint();
-    helper_without_the_attribute(&stop, inside);
-    // Back in instrumented code: the kill lands at this loop's head.
-    let mut sum = 0_u32;
-    for i in 0..3 {
-        sum += i;
-    }
-    assert_eq!(sum, 3);
-}
-
-/// Spawns the thread whose helper lacks the attribute, and returns once it
-/// runs inside the helper (past every checkpoint before it, so a kill sent
-/// now cannot land there).
-fn forgetful(name: &str, stop: Arc<AtomicBool>) -> KillableThread<()> {
-    let (inside, wait_inside) = mpsc::channel();
-    let t = Builder::new()
-        .name(name.into())
-        .spawn(move || entry_with_the_attribute(stop, inside))
-        .unwrap();
-    wait_inside.recv().unwrap();
-    t
 }
 
 fn running(name: &str, body: impl FnOnce() + Send + 'static) -> KillableThread<()> {
@@ -128,7 +47,7 @@ fn running(name: &str, body: impl FnOnce() + Send + 'static) -> KillableThread<(
 
 #[test]
 fn one_warning_for_a_thread_that_ignores_its_kill_none_for_healthy_ones() {
-    tracing::subscriber::set_global_default(Collector).unwrap();
+    support::install();
     registry::warn_stalled_after(Some(THRESHOLD));
 
     // Healthy: a stream of raises, each answered at the next checkpoint,
@@ -159,7 +78,7 @@ fn one_warning_for_a_thread_that_ignores_its_kill_none_for_healthy_ones() {
     // The forgetful thread.
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();
-    let forgetful = forgetful("forgetful", s);
+    let forgetful = forgetful(Some("forgetful"), s);
     let sent = Instant::now();
     forgetful.terminate();
 
@@ -181,7 +100,7 @@ fn one_warning_for_a_thread_that_ignores_its_kill_none_for_healthy_ones() {
     assert!(fields.contains_key("pending_for"), "{fields:?}");
     #[cfg(feature = "diagnostics")]
     assert!(
-        fields["last_checkpoint"].contains("stall_warning.rs:"),
+        fields["last_checkpoint"].contains("support/mod.rs:"),
         "{fields:?}"
     );
 

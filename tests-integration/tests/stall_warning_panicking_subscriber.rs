@@ -5,10 +5,12 @@
 #![cfg(feature = "tracing")]
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use killable::{killable, registry, Builder, KillableThread};
+use killable::{registry, KillableThread};
+
+mod support;
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Metadata, Subscriber};
 
@@ -47,23 +49,10 @@ impl Subscriber for Hostile {
     fn exit(&self, _: &Id) {}
 }
 
-fn helper_without_the_attribute(stop: &AtomicBool, inside: mpsc::Sender<()>) {
-    inside.send(()).unwrap();
-    while !stop.load(SeqCst) {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
-#[killable]
-fn entry(stop: Arc<AtomicBool>, inside: mpsc::Sender<()>) {
-    helper_without_the_attribute(&stop, inside);
-    killable::checkpoint(); // where the kill lands at last
-}
-
+/// A terminated thread that leaves its kill pending in a helper without
+/// the attribute until `stop` is set.
 fn stalled_thread(stop: Arc<AtomicBool>) -> KillableThread<()> {
-    let (inside, wait_inside) = mpsc::channel();
-    let t = Builder::new().spawn(move || entry(stop, inside)).unwrap();
-    wait_inside.recv().unwrap();
+    let t = support::forgetful(None, stop);
     t.terminate();
     t
 }

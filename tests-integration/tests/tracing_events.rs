@@ -2,101 +2,21 @@
 //!
 //! Run: `cargo test -p killable-integration-tests --features tracing --test tracing_events`.
 //!
-//! The subscriber is written by hand (a few lines of `tracing::Subscriber`
-//! that record each event's message, fields and emitting thread) rather than
-//! taken from `tracing-subscriber`: the test needs the raw fields, not a
-//! formatted line to parse, and no extra dependency tree.
+//! The subscriber (in `support`) records each event's message, fields and
+//! emitting thread.
 //!
 //! One test function: `registry::terminate_all` reaches every killable
 //! thread in the process, so nothing else may run beside it.
 #![cfg(feature = "tracing")]
 
-use std::collections::BTreeMap;
-use std::fmt;
-use std::sync::{Arc, Barrier, Mutex, OnceLock};
+use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use killable::{registry, with_timeout, Builder, KillableThread};
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Metadata, Subscriber};
+use tracing::Level;
 
-#[derive(Debug, Clone)]
-struct Seen {
-    /// The thread that emitted the event.
-    thread: Option<String>,
-    level: Level,
-    target: String,
-    fields: BTreeMap<String, String>,
-}
-
-impl Seen {
-    fn message(&self) -> &str {
-        self.fields.get("message").map_or("", String::as_str)
-    }
-    fn is_about(&self, thread: &str) -> bool {
-        self.fields.get("name").map(String::as_str) == Some(thread)
-    }
-    fn field(&self, name: &str) -> &str {
-        self.fields
-            .get(name)
-            .map_or_else(|| panic!("no field {name} in {self:?}"), String::as_str)
-    }
-}
-
-static SEEN: Mutex<Vec<Seen>> = Mutex::new(Vec::new());
-
-struct Collector;
-
-struct Fields<'a>(&'a mut BTreeMap<String, String>);
-
-impl Visit for Fields<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0
-            .insert(field.name().to_string(), format!("{value:?}"));
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_string(), value.to_string());
-    }
-}
-
-impl Subscriber for Collector {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut fields = BTreeMap::new();
-        event.record(&mut Fields(&mut fields));
-        SEEN.lock().unwrap().push(Seen {
-            thread: std::thread::current().name().map(String::from),
-            level: *event.metadata().level(),
-            target: event.metadata().target().to_string(),
-            fields,
-        });
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
-
-fn install() {
-    static ONCE: OnceLock<()> = OnceLock::new();
-    ONCE.get_or_init(|| tracing::subscriber::set_global_default(Collector).unwrap());
-}
-
-/// The `killable` events emitted so far that `pick` selects.
-fn seen(pick: impl Fn(&Seen) -> bool) -> Vec<Seen> {
-    let all = SEEN.lock().unwrap();
-    all.iter()
-        .filter(|s| s.target == "killable")
-        .filter(|s| pick(s))
-        .cloned()
-        .collect()
-}
+mod support;
+use support::{install, seen, Seen};
 
 /// The one event with `message` that thread `name` emitted, or that is
 /// about thread `name`.

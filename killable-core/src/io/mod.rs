@@ -102,7 +102,8 @@
 //! * A listener's open file description is non-blocking while wrapped:
 //!   clones of it (`try_clone`, a forked child) see that too, and a std
 //!   `accept` on them returns `WouldBlock`. [`into_inner`](Killable::into_inner)
-//!   and drop put the previous mode back.
+//!   and drop of the last `Killable` around any of them (in this process)
+//!   put the previous mode back.
 //! * Where the plain `read` after readiness is used (terminals, pipes
 //!   without `RWF_NOWAIT`), a second reader of the same pipe or terminal
 //!   that takes the data first leaves our `read` blocked until more data

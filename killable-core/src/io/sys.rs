@@ -85,6 +85,21 @@ pub(crate) fn file_kind(fd: BorrowedFd<'_>) -> io::Result<FileKind> {
     })
 }
 
+/// What identifies the open file behind `fd`: its device and inode. Every
+/// fd of one socket (`dup`s, `try_clone`s) gives the same pair, and no other
+/// socket does while one of them is open.
+pub(crate) fn file_id(fd: BorrowedFd<'_>) -> io::Result<(u64, u64)> {
+    let mut st = MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: as in `file_kind`.
+    cvt_int(unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) })?;
+    // SAFETY: `fstat` succeeded, so it filled `st`.
+    let st = unsafe { st.assume_init() };
+    // The field types differ between platforms (`u64` here, `i32` or `u32`
+    // elsewhere); the values only need to compare equal.
+    #[allow(clippy::unnecessary_cast, clippy::cast_sign_loss)]
+    Ok((st.st_dev as u64, st.st_ino as u64))
+}
+
 /// Whether the socket `fd` is listening (`SO_ACCEPTCONN`).
 pub(crate) fn is_listening(fd: BorrowedFd<'_>) -> io::Result<bool> {
     let mut v: c_int = 0;

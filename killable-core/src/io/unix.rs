@@ -63,9 +63,18 @@ pub struct Killable<T: AsFd> {
     /// `SOCKET`, `NOWAIT`, `POLL_FIRST` or `DIRECT`. Only ever moves from
     /// `NOWAIT` to `POLL_FIRST`, and either is correct for a pipe: relaxed.
     mode: AtomicU8,
-    /// A listener's status flags before `new` made it non-blocking.
-    restore: Option<c_int>,
+    /// The listener this made non-blocking, if it is one (see `LISTENERS`).
+    listener: Option<(u64, u64)>,
 }
+
+/// The listening sockets that `Killable`s made non-blocking, by
+/// [`sys::file_id`]: how many `Killable`s hold one, and the status flags it
+/// had before the first. The mode belongs to the socket, which clones of the
+/// listener share, so it is restored only when the last `Killable` around
+/// any of them lets go: a `Killable` dropped while another wraps a clone
+/// must not leave that one's `accept` blocking, out of reach of kills.
+static LISTENERS: std::sync::Mutex<std::collections::BTreeMap<(u64, u64), (usize, c_int)>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
 
 impl<T: AsFd> Killable<T> {
     /// Wraps `inner`. Looks at what the fd is (one `fstat`, and for a
@@ -90,13 +99,13 @@ impl<T: AsFd> Killable<T> {
     /// ```
     pub fn new(inner: T) -> Killable<T> {
         let fd = inner.as_fd();
-        let (mode, restore) = match sys::file_kind(fd) {
+        let (mode, listener) = match sys::file_kind(fd) {
             Ok(FileKind::Socket) => {
-                let restore = match sys::is_listening(fd) {
+                let listener = match sys::is_listening(fd) {
                     Ok(true) => make_nonblocking(fd),
                     _ => None,
                 };
-                (SOCKET, restore)
+                (SOCKET, listener)
             }
             Ok(FileKind::Fifo) => (NOWAIT, None),
             Ok(FileKind::Regular) => (DIRECT, None),
@@ -107,7 +116,7 @@ impl<T: AsFd> Killable<T> {
         Killable {
             inner: ManuallyDrop::new(inner),
             mode: AtomicU8::new(mode),
-            restore,
+            listener,
         }
     }
 
@@ -160,9 +169,18 @@ impl<T: AsFd> Killable<T> {
         unsafe { ManuallyDrop::take(&mut this.inner) }
     }
 
+    /// Lets go of the listener's non-blocking mode: the last `Killable`
+    /// around the socket puts its flags back.
     fn restore_mode(&self) {
-        if let Some(flags) = self.restore {
-            let _ = sys::set_status_flags(self.inner.as_fd(), flags);
+        let Some(id) = self.listener else { return };
+        let mut listeners = LISTENERS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some((holders, flags)) = listeners.get_mut(&id) else {
+            return;
+        };
+        *holders -= 1;
+        if *holders == 0 {
+            let _ = sys::set_status_flags(self.inner.as_fd(), *flags);
+            listeners.remove(&id);
         }
     }
 
@@ -170,6 +188,9 @@ impl<T: AsFd> Killable<T> {
         self.inner.as_fd()
     }
 
+    // Inlined, as `wait` is: a kill then unwinds from the caller's frame,
+    // and every frame between the unwind and the `catch` slows it down.
+    #[inline]
     fn read_fd(&self, buf: &mut [u8]) -> io::Result<usize> {
         let fd = self.fd();
         if buf.is_empty() {
@@ -194,6 +215,7 @@ impl<T: AsFd> Killable<T> {
         }
     }
 
+    #[inline]
     fn write_fd(&self, buf: &[u8]) -> io::Result<usize> {
         let fd = self.fd();
         if buf.is_empty() {
@@ -222,12 +244,21 @@ impl<T: AsFd> Killable<T> {
     }
 }
 
-/// Makes a listener non-blocking; returns the flags to restore, or `None`
-/// if that failed (then `accept` waits for readiness and accepts blocking).
-fn make_nonblocking(fd: BorrowedFd<'_>) -> Option<c_int> {
+/// Makes a listener non-blocking, or counts one more holder if a `Killable`
+/// around it (or a clone of it) already did; returns its key in
+/// `LISTENERS`, or `None` if that failed (then `accept` waits for readiness
+/// and accepts blocking).
+fn make_nonblocking(fd: BorrowedFd<'_>) -> Option<(u64, u64)> {
+    let id = sys::file_id(fd).ok()?;
+    let mut listeners = LISTENERS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((holders, _)) = listeners.get_mut(&id) {
+        *holders += 1;
+        return Some(id);
+    }
     let flags = sys::status_flags(fd).ok()?;
     sys::set_status_flags(fd, flags | sys::O_NONBLOCK).ok()?;
-    Some(flags)
+    listeners.insert(id, (1, flags));
+    Some(id)
 }
 
 /// The shape of every operation: a checkpoint (a pending kill lands before

@@ -23,9 +23,9 @@ use std::sync::Arc;
 use libc::c_short;
 
 use super::sys;
-use crate::checkpoint::{deliver_pending, deliverable};
+use crate::checkpoint::{deliverable, take_pending, unwind};
 use crate::local;
-use crate::state::{Inner, Waker, KILLS_UNWIND};
+use crate::state::{Inner, Kill, Waker, KILLS_UNWIND};
 use crate::wait::Blocked;
 
 /// A thread's wake fd: an eventfd on Linux, a non-blocking pipe elsewhere.
@@ -74,9 +74,22 @@ thread_local! {
 /// Waits until `fd` has one of `events` (or an error or hang-up), with no
 /// timeout. On a killable thread a kill wakes it and is delivered from here
 /// (an unwind, having consumed nothing); elsewhere it is a plain `poll`.
+///
+/// Inlined, so that the unwind starts in the caller's frame: each frame
+/// between the unwind and the `catch` costs it time, while the kill is taken
+/// in the (not inlined) wait.
+#[inline]
 pub(crate) fn wait(fd: BorrowedFd<'_>, events: c_short) -> io::Result<()> {
+    match wait_or_kill(fd, events) {
+        Ok(Some(kill)) => unwind(kill),
+        r => r.map(drop),
+    }
+}
+
+/// [`wait`], returning the kill to deliver instead of delivering it.
+fn wait_or_kill(fd: BorrowedFd<'_>, events: c_short) -> io::Result<Option<Kill>> {
     let killable = local::with_current(|inner| {
-        let inner = inner.filter(|_| KILLS_UNWIND && local::can_deliver())?;
+        let inner = inner.filter(|_| KILLS_UNWIND && local::allowed() != local::Allowed::Nothing)?;
         // `try_with` fails only during this thread's TLS destruction, where
         // no kill is delivered anyway: then the plain wait below.
         WAKE.try_with(|cell| {
@@ -93,17 +106,18 @@ pub(crate) fn wait(fd: BorrowedFd<'_>, events: c_short) -> io::Result<()> {
     }
     loop {
         if sys::poll(fd, events, None)?.0 {
-            return Ok(());
+            return Ok(None);
         }
     }
 }
 
+/// Returns when `fd` is ready, or with the kill to deliver, taken.
 fn wait_killable(
     fd: BorrowedFd<'_>,
     events: c_short,
     inner: &Inner,
     wake: &Wake,
-) -> io::Result<()> {
+) -> io::Result<Option<Kill>> {
     inner.set_waker(&wake.waker);
     let _blocked = Blocked::new(inner);
     if wake.undrained.replace(false) {
@@ -115,15 +129,16 @@ fn wait_killable(
         // first `poll` or after any wake-up, readiness included. Draining
         // the wake fd is left to the next wait, off the kill's path.
         if deliverable(inner) {
-            wake.undrained.set(true);
-            deliver_pending(inner);
+            if let Some(kill) = take_pending(inner) {
+                wake.undrained.set(true);
+                return Ok(Some(kill));
+            }
             // Nothing was deliverable after all: do not let a signalled fd
             // turn the `poll` below into a spin.
-            wake.undrained.set(false);
             sys::drain(wake.fd.read.as_fd());
         }
         if ready {
-            return Ok(());
+            return Ok(None);
         }
         let woken;
         (ready, woken) = sys::poll(fd, events, Some(wake.fd.read.as_fd()))?;
