@@ -24,17 +24,21 @@ use syn::visit::Visit;
 const MACROS_ORDER: &[&str] = &[
     "edition2015",
     "args",
+    "names",
+    "emit",
     "scan",
     "lints",
     "strip",
     "chain",
+    "instrument",
     "validate",
     "expand",
 ];
 
 /// Known circles, allowed for now with a warning: (from, to) imports that go
-/// up `MACROS_ORDER`. Temporary: the macro crate's restructuring removes them.
-const MACROS_ALLOWED_UP: &[(&str, &str)] = &[("strip", "expand"), ("chain", "expand")];
+/// up `MACROS_ORDER`. Empty since the macro crate's restructuring removed the
+/// chain ↔ expand ↔ strip circle; the mechanism stays for the next such move.
+const MACROS_ALLOWED_UP: &[(&str, &str)] = &[];
 
 pub fn main(root: &Path) -> Result<(), String> {
     let core_src = root.join("killable-core/src");
