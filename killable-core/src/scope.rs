@@ -6,14 +6,13 @@ use std::fmt;
 use std::io;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::thread::{ScopedJoinHandle, Thread, ThreadId};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::catch::is_kill;
 use crate::error::JoinError;
 use crate::killer::Killer;
-use crate::spawn::{finish_spawn, flatten, run};
+use crate::spawn::{self, finish_spawn, run};
 use crate::thread::Builder;
-use crate::wait;
 
 /// A scope to spawn killable threads in; see [`scope`].
 ///
@@ -418,8 +417,7 @@ impl<T> ScopedKillableThread<'_, T> {
     /// killable::scope(|s| assert_eq!(s.spawn(|| x + 1).join().unwrap(), 21));
     /// ```
     pub fn join(self) -> Result<T, JoinError> {
-        wait::until_ended(self.killer.entry(), None);
-        flatten(self.handle.join())
+        spawn::join(self.killer.entry(), self.handle)
     }
 
     /// See [`KillableThread::join_timeout`](crate::KillableThread::join_timeout).
@@ -438,12 +436,8 @@ impl<T> ScopedKillableThread<'_, T> {
     /// });
     /// ```
     pub fn join_timeout(self, timeout: Duration) -> Result<Result<T, JoinError>, Self> {
-        let deadline = Instant::now().checked_add(timeout);
-        if wait::until_ended(self.killer.entry(), deadline) {
-            Ok(flatten(self.handle.join()))
-        } else {
-            Err(self)
-        }
+        let Self { killer, handle } = self;
+        spawn::join_timeout(killer.entry(), handle, timeout).map_err(|handle| Self { killer, handle })
     }
 
     /// Whether the thread's body is still running.

@@ -104,6 +104,42 @@ fn retire(entry: &Entry) {
 pub(crate) trait HasThread {
     fn thread(&self) -> &Thread;
 }
+
+/// A std join handle of a killable thread's body: scoped or not.
+pub(crate) trait JoinBody<T>: HasThread {
+    fn join_body(self) -> std::thread::Result<Result<T, JoinError>>;
+}
+impl<T> JoinBody<T> for JoinHandle<Result<T, JoinError>> {
+    fn join_body(self) -> std::thread::Result<Result<T, JoinError>> {
+        self.join()
+    }
+}
+impl<T> JoinBody<T> for std::thread::ScopedJoinHandle<'_, Result<T, JoinError>> {
+    fn join_body(self) -> std::thread::Result<Result<T, JoinError>> {
+        self.join()
+    }
+}
+
+/// The join of both handle kinds: killable while it waits for the body's
+/// end, then std's join for the result.
+pub(crate) fn join<T>(entry: &Entry, handle: impl JoinBody<T>) -> Result<T, JoinError> {
+    crate::wait::until_ended(entry, None);
+    flatten(handle.join_body())
+}
+
+/// [`join`], giving up after `timeout`: the handle comes back in `Err`.
+pub(crate) fn join_timeout<T, H: JoinBody<T>>(
+    entry: &Entry,
+    handle: H,
+    timeout: std::time::Duration,
+) -> Result<Result<T, JoinError>, H> {
+    let deadline = Instant::now().checked_add(timeout);
+    if crate::wait::until_ended(entry, deadline) {
+        Ok(flatten(handle.join_body()))
+    } else {
+        Err(handle)
+    }
+}
 impl<T> HasThread for JoinHandle<T> {
     fn thread(&self) -> &Thread {
         JoinHandle::thread(self)

@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::JoinError;
 use crate::killer::Killer;
-use crate::spawn::{self, finish_spawn, flatten, run, Registered};
-use crate::wait;
+use crate::spawn::{self, finish_spawn, run, Registered};
 
 
 /// An owned handle to a killable thread: std's `JoinHandle` plus
@@ -124,8 +123,7 @@ impl<T> KillableThread<T> {
     /// assert_eq!(t.join().unwrap(), "done");
     /// ```
     pub fn join(self) -> Result<T, JoinError> {
-        wait::until_ended(self.killer.entry(), None);
-        flatten(self.handle.join())
+        spawn::join(self.killer.entry(), self.handle)
     }
 
     /// Like [`join`](Self::join), but gives up after `timeout`, handing the
@@ -171,12 +169,8 @@ impl<T> KillableThread<T> {
     /// assert!(result.unwrap_err().is_terminated());
     /// ```
     pub fn join_timeout(self, timeout: Duration) -> Result<Result<T, JoinError>, Self> {
-        let deadline = Instant::now().checked_add(timeout);
-        if wait::until_ended(self.killer.entry(), deadline) {
-            Ok(flatten(self.handle.join()))
-        } else {
-            Err(self)
-        }
+        let Self { killer, handle } = self;
+        spawn::join_timeout(killer.entry(), handle, timeout).map_err(|handle| Self { killer, handle })
     }
 
     /// Whether the thread's body is still running.
