@@ -35,7 +35,7 @@
 use core::fmt;
 use core::iter::FusedIterator;
 
-use crate::checkpoint::checkpoint;
+use crate::checkpoint::runtime_checkpoint as checkpoint;
 use crate::strip::Int;
 
 /// Items between two checkpoints of a `Chunked` or `Counted` source
