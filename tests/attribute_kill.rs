@@ -8,6 +8,8 @@
 //! can only land at the checkpoint under test. Were that checkpoint missing, the worker would
 //! spin forever (or finish normally) and the test would fail at the bound.
 
+mod support;
+
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +17,7 @@ use std::time::Duration;
 use killable::{killable, KillableThread};
 
 /// Generous: a loaded 2-core CI machine can stall a thread for a long time.
-const BOUND: Duration = Duration::from_secs(10);
+use support::BOUND;
 
 /// Unattributed: raises the flag and says "go on". Never a checkpoint itself.
 #[inline(never)]

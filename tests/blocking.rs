@@ -7,19 +7,21 @@
 //! Bounds are generous (10 s for "at once") for a noisy shared 2-core
 //! machine; wake latency figures belong to the benchmarks.
 
+mod support;
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc as std_mpsc, Arc, Barrier};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
-use killable::registry::{self, RunState};
+use killable::registry;
 use killable::sync::{mpsc, Condvar, Mutex};
 use killable::{catch, with_timeout, KillableThread, Killer, TimedOut};
 
 /// What every blocking call is given as its own timeout: far beyond any bound.
 const HOUR: Duration = Duration::from_secs(3600);
 /// How long "at once" may take on a loaded CI machine.
-const BOUND: Duration = Duration::from_secs(10);
+use support::BOUND;
 
 #[derive(Debug, PartialEq)]
 struct Stop(u32);
@@ -44,14 +46,7 @@ fn wait_blocked(id: ThreadId) {
 /// Waits until the registry shows thread `id` blocked: for a sender, that
 /// means it has queued itself.
 fn wait_marked_blocked(id: ThreadId) {
-    let start = Instant::now();
-    while !registry::threads()
-        .iter()
-        .any(|i| i.id() == id && i.state() == RunState::Blocked)
-    {
-        assert!(start.elapsed() < BOUND, "thread never blocked");
-        std::thread::yield_now();
-    }
+    support::wait_until_blocked(id);
 }
 
 /// A thread that sleeps until it is terminated, for joins to wait on.

@@ -7,6 +7,8 @@
 //! Bounds are generous (10 s for "at once") for a noisy shared 2-core
 //! machine.
 
+mod support;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc, Barrier};
@@ -18,7 +20,7 @@ use killable::{
 };
 
 const HOUR: Duration = Duration::from_secs(3600);
-const BOUND: Duration = Duration::from_secs(10);
+use support::BOUND;
 
 #[killable]
 fn spin_forever() -> ! {

@@ -1,5 +1,5 @@
-//! Runtime tests of the core semantics (DESIGN.md, "Semantics that must
-//! hold"), with hand-written checkpoints so that they test the runtime alone.
+//! Runtime tests of the core semantics (the promises of docs/GUARANTEES.md:
+//! what a raise, a termination, a shield and a join do), with hand-written checkpoints so that they test the runtime alone.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};

@@ -7,6 +7,8 @@
 //! test measure the checkpoint without it; `.ci/run` runs this command).
 #![cfg(feature = "diagnostics")]
 
+mod support;
+
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -18,10 +20,7 @@ use killable::{killable, Builder, KillableThread};
 const PATIENCE: Duration = Duration::from_secs(10);
 
 fn info(t: &KillableThread<impl Sized>) -> ThreadInfo {
-    registry::threads()
-        .into_iter()
-        .find(|i| i.id() == t.id())
-        .expect("a live killable thread is listed")
+    support::find_thread(t.id())
 }
 
 /// Spins on a flag without any checkpoint: a call that never returns, as
@@ -147,11 +146,7 @@ fn killable_waits_do_not_replace_the_users_last_checkpoint() {
             killable::park(); // its entry check is the runtime's own
         }
     });
-    let deadline = Instant::now() + PATIENCE;
-    while info(&t).state() != RunState::Blocked {
-        assert!(Instant::now() < deadline, "never blocked");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    support::wait_until_blocked(t.id());
     // `park`'s own entry check is not recorded.
     assert_at(&info(&t).last_checkpoint().unwrap(), line);
     t.terminate();

@@ -11,6 +11,8 @@
 //! tests exactly what `main` runs, with its printed lines captured.
 #![cfg(unix)]
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,7 +29,7 @@ mod pipe_read;
 mod server;
 
 /// "At once", generously, for a noisy 2-core CI machine.
-const BOUND: Duration = Duration::from_secs(10);
+use support::BOUND;
 
 /// A `say` that keeps the lines (and shows them with `--nocapture`).
 fn recorder() -> (tcp_read::Say, Arc<Mutex<Vec<String>>>) {

@@ -199,10 +199,7 @@ fn a_kill_inside_a_shield_inside_catch_unwind_lands_after_the_shield() {
                 shield(|| {
                     in_shield.store(true, SeqCst);
                     // Wait, passing checkpoints, until the kill is pending.
-                    while killable::registry::threads()
-                        .iter()
-                        .find(|i| i.id() == std::thread::current().id())
-                        .map(|i| i.state())
+                    while killable::registry::info(std::thread::current().id()).map(|i| i.state())
                         != Some(registry::RunState::Terminating)
                     {
                         checkpoint();

@@ -6,13 +6,15 @@
 //! the channel) can end it early. Real sockets and pipes are in
 //! `tests/examples_blocking.rs`.
 
+mod support;
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use killable::{catch, interruptible, shield, with_timeout, KillableThread, TimedOut};
 
-const BOUND: Duration = Duration::from_secs(10);
+use support::BOUND;
 
 #[derive(Debug, PartialEq)]
 struct Stop(u32);

@@ -2,6 +2,8 @@
 //! on a kill, consume nothing, and leave the fd usable.
 #![cfg(unix)]
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::process::{Child, Command, Stdio};
@@ -14,7 +16,7 @@ use killable::{catch, checkpoint, with_timeout, KillableThread, TimedOut};
 
 /// "At once", generously, for a noisy shared machine: a wait that the kill
 /// failed to wake takes forever, so any bound tells them apart.
-const BOUND: Duration = Duration::from_secs(10);
+use support::BOUND;
 
 #[derive(Debug)]
 struct Mailbox;

@@ -2,6 +2,8 @@
 //! removes its entry. One test, so nothing else in this binary spawns
 //! killable threads while it checks for an empty registry.
 
+mod support;
+
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -127,17 +129,8 @@ fn states_terminate_all_and_join_all() {
             std::hint::spin_loop(); // no checkpoint: stuck as far as kills go
         }
     });
-    let state_of = |id| {
-        registry::threads()
-            .into_iter()
-            .find(|i| i.id() == id)
-            .map(|i| i.state())
-    };
-    let start = Instant::now();
-    while state_of(blocked.id()) != Some(RunState::Blocked) {
-        assert!(start.elapsed() < Duration::from_secs(10));
-        std::thread::yield_now();
-    }
+    let state_of = |id| registry::info(id).map(|i| i.state());
+    support::wait_until_blocked(blocked.id());
     assert_eq!(state_of(busy.id()), Some(RunState::Running));
     busy.raise(()).unwrap();
     assert_eq!(state_of(busy.id()), Some(RunState::KillPending));

@@ -2,12 +2,14 @@
 //! in its binary: `terminate_all` reaches every killable thread of the
 //! process, so it must not share one with other tests.
 
+mod support;
+
 use std::sync::mpsc;
 use std::time::Duration;
 
 use killable::{interruptible, KillableThread};
 
-const BOUND: Duration = Duration::from_secs(10);
+use support::BOUND;
 
 fn spawn_blocked<T: Send + 'static>(
     body: impl FnOnce(mpsc::Sender<()>) -> T + Send + 'static,

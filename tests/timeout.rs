@@ -5,6 +5,8 @@
 //! Bounds are generous (10 s for "at once") for a noisy shared 2-core
 //! machine.
 
+mod support;
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -15,7 +17,7 @@ use killable::{
 };
 
 const HOUR: Duration = Duration::from_secs(3600);
-const BOUND: Duration = Duration::from_secs(10);
+use support::BOUND;
 const SHORT: Duration = Duration::from_millis(50);
 
 /// Spins through checkpoints until the scope around it expires.
@@ -42,7 +44,7 @@ fn spin_for(d: Duration) -> u64 {
 /// delivered it).
 fn assert_nothing_pending() {
     let me = std::thread::current().id();
-    if let Some(info) = registry::threads().into_iter().find(|i| i.id() == me) {
+    if let Some(info) = registry::info(me) {
         assert_eq!(info.state(), RunState::Running);
     }
 }

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use crate::local;
 use crate::state::{Kill, KILLS_UNWIND};
-use crate::timer;
 use crate::token::Node;
 
 /// A cancellation that work on any thread can be run under: a rayon pool
@@ -208,7 +207,7 @@ impl CancelToken {
         // A checkpoint, as at the start of every killable wait: a loop that
         // only calls `run` on a cancelled token (each returns at once)
         // stays killable on a `KillableThread`.
-        crate::checkpoint::checkpoint();
+        crate::checkpoint::runtime_checkpoint();
         if self.is_cancelled() {
             return Err(Cancelled);
         }
@@ -218,7 +217,7 @@ impl CancelToken {
         }
         let adopted = local::adopt();
         let inner = adopted.inner();
-        let id = timer::next_id();
+        let id = crate::prim::next_id();
         // Entered in a destructor during an unwind: as for `with_timeout`,
         // its own cancellation may unwind `f` back to the `catch_unwind`
         // below, never into the outer unwind.

@@ -71,7 +71,7 @@ pub fn user_checkpoint() {
     // user's `checkpoint()` call (or of the statement `#[killable]` put it
     // after). Without it, this inlines to the load and the branch below.
     #[cfg(feature = "diagnostics")]
-    crate::diag::record(std::panic::Location::caller());
+    record(std::panic::Location::caller());
     if PENDING_THREADS.load(Relaxed) != 0 {
         slow_path::<UserSite>();
     }
@@ -80,11 +80,23 @@ pub fn user_checkpoint() {
 /// The type argument of `slow_path` at the checkpoints of user code.
 struct UserSite;
 
+/// Records `location` as the current thread's last checkpoint, if the thread
+/// is killable.
+#[cfg(feature = "diagnostics")]
+#[inline(always)]
+fn record(location: &'static std::panic::Location<'static>) {
+    local::with_current(|inner| {
+        if let Some(inner) = inner {
+            inner.last_checkpoint.record(location);
+        }
+    });
+}
+
 /// The runtime's own checkpoints (at the start of killable waits): the
 /// public one without the `diagnostics` record, which would only ever name
 /// a line of this crate.
 #[inline(always)]
-pub(crate) fn checkpoint() {
+pub(crate) fn runtime_checkpoint() {
     if PENDING_THREADS.load(Relaxed) != 0 {
         checkpoint_slow();
     }
@@ -98,13 +110,10 @@ pub(crate) fn checkpoint() {
 /// callee-saved register: one more register saved and restored by every
 /// killable fn, for a call that almost never happens. A call to the local
 /// copy is a plain `call rel32`: in recursive fib, two pushes, two pops and
-/// a load fewer per call (the time, 1.40–1.54x of plain with it and
-/// 1.49–1.51x without over three interleaved runs, is within the noise).
-/// The copy has `checkpoint_slow` inlined, so a checkpoint taken while a
-/// kill is pending somewhere is one call, not two (`cargo bench --bench perf
-/// -- checkpoint`, slow path: 2.1–2.7 ns, against 3.6–3.7 ns for the call
-/// into this crate before the copy existed, and 3.9–4.3 ns for a copy that
-/// called it).
+/// a load fewer per call. The copy has `checkpoint_slow` inlined, so a
+/// checkpoint taken while a kill is pending somewhere is one call, not two.
+/// `cargo bench --bench perf -- checkpoint` measures both paths (see
+/// docs/PERFORMANCE.md).
 #[cold]
 #[inline(never)]
 #[allow(clippy::extra_unused_type_parameters)] // the parameter is the point

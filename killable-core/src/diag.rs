@@ -17,8 +17,6 @@ use std::sync::atomic::{
 };
 use std::time::{Duration, Instant};
 
-use crate::local;
-
 /// The last checkpoint a thread passed, written by that thread only and read
 /// by [`registry::threads`](crate::registry::threads). Outside the kill
 /// protocol: nothing else depends on it.
@@ -43,7 +41,7 @@ impl Default for Recorder {
 
 impl Recorder {
     #[inline]
-    fn record(&self, location: &'static Location<'static>) {
+    pub(crate) fn record(&self, location: &'static Location<'static>) {
         let nanos = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.at.store(nanos, Relaxed);
         // Release after the time, so a reader that sees this location sees a
@@ -64,17 +62,6 @@ impl Recorder {
         let at = self.base + Duration::from_nanos(self.at.load(Relaxed));
         Some(LastCheckpoint { location, at })
     }
-}
-
-/// Records `location` as the current thread's last checkpoint, if the thread
-/// is killable.
-#[inline(always)]
-pub(crate) fn record(location: &'static Location<'static>) {
-    local::with_current(|inner| {
-        if let Some(inner) = inner {
-            inner.last_checkpoint.record(location);
-        }
-    });
 }
 
 /// Where and when a killable thread last passed a
@@ -112,7 +99,7 @@ pub(crate) fn record(location: &'static Location<'static>) {
 ///     line
 /// });
 /// has_passed.recv().unwrap();
-/// let info = registry::threads().into_iter().find(|i| i.id() == t.id()).unwrap();
+/// let info = registry::info(t.id()).unwrap();
 /// let last = info.last_checkpoint().unwrap();
 /// assert!(last.location().file().ends_with(".rs"));
 /// assert!(last.ago() < Duration::from_secs(60));
@@ -142,7 +129,7 @@ impl LastCheckpoint {
     ///     wait.recv().unwrap(); // std recv: no checkpoint while we look
     /// });
     /// let line = checked.recv().unwrap();
-    /// let info = registry::threads().into_iter().find(|i| i.id() == t.id()).unwrap();
+    /// let info = registry::info(t.id()).unwrap();
     /// let last = info.last_checkpoint().unwrap();
     /// assert_eq!(last.location().line(), line);
     /// assert!(last.location().file().ends_with(".rs"));
@@ -168,7 +155,7 @@ impl LastCheckpoint {
     ///     wait.recv().unwrap(); // std recv: no checkpoint while we look
     /// });
     /// let line = checked.recv().unwrap();
-    /// let info = registry::threads().into_iter().find(|i| i.id() == t.id()).unwrap();
+    /// let info = registry::info(t.id()).unwrap();
     /// let last = info.last_checkpoint().unwrap();
     /// assert!(before <= last.at() && last.at() <= Instant::now());
     /// # go.send(()).unwrap();
@@ -193,7 +180,7 @@ impl LastCheckpoint {
     ///     wait.recv().unwrap(); // std recv: no checkpoint while we look
     /// });
     /// let line = checked.recv().unwrap();
-    /// let info = registry::threads().into_iter().find(|i| i.id() == t.id()).unwrap();
+    /// let info = registry::info(t.id()).unwrap();
     /// let last = info.last_checkpoint().unwrap();
     /// let ago = last.ago();
     /// assert!(ago <= before.elapsed()); // it passed it after `before`

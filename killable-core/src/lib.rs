@@ -6,12 +6,40 @@
 //! re-exports everything here together with the `#[killable]` attribute, and
 //! its documentation is the guide.
 //!
-//! Module layering (nothing imports anything above it): `prim`, `state` and
-//! `token` (the cross-thread protocol) at the ground; `local` (the thread-local
-//! view), `checkpoint`, `shield`, `catch`, `timer`; `wait` (the one way
-//! anything blocks); `registry`, `thread`, `scope`, `timeout`, `cancel`, `interrupt`,
-//! `sync` and `io` (killable blocking I/O) on top; `trace` and `stall` (the
-//! `tracing` feature) read them.
+//! # Layers
+//!
+//! Each module imports only from the modules listed before it, so the crate
+//! reads bottom-up. This list is the one source of the order: `cargo run
+//! --manifest-path xtask/Cargo.toml -- layers` (run by `.ci/run`) fails on an
+//! import that goes up it or closes a circle. Unit tests may use anything.
+//!
+//! 1. `prim`: the std/loom primitives, `lock`, `next_id`
+//! 2. `diag`: where a thread last passed a checkpoint (feature `diagnostics`)
+//! 3. `state`: the cross-thread kill protocol of one thread
+//! 4. `token`: the cancel tokens' tree of nodes
+//! 5. `local`: the thread-local view (current state, shield depth)
+//! 6. `killpoint`: the test hook that terminates at the n-th checkpoint
+//! 7. `entry`: a killable thread's identity and the set of live ones
+//! 8. `trace`: `tracing` events (feature `tracing`)
+//! 9. `error`: `JoinError`, `Payload`, `TimedOut`; contained drops
+//! 10. `checkpoint`: delivery of a pending kill
+//! 11. `strip`: chunks of strip-mined loops (for the macro)
+//! 12. `chunked`: iterator sources checked once per chunk (for the macro)
+//! 13. `shield`: holding kills back
+//! 14. `catch`: catching a raised value
+//! 15. `timer`: the deadline timer thread
+//! 16. `wait`: the one way anything blocks
+//! 17. `stall`: the stalled-kill warning (feature `tracing`)
+//! 18. `killer`: `Killer`
+//! 19. `registry`: every live killable thread
+//! 20. `spawn`: how a killable thread starts and ends
+//! 21. `thread`: `Builder`, `KillableThread`
+//! 22. `scope`: scoped killable threads
+//! 23. `timeout`: `with_timeout`, `with_deadline`
+//! 24. `interrupt`: `interruptible`, hooks for non-killable calls
+//! 25. `sync`: killable sleep, mutex, condvar, channels
+//! 26. `cancel`: `CancelToken`
+//! 27. `io`: killable blocking I/O
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_debug_implementations)]
@@ -33,16 +61,25 @@ std_only! {
     mod cancel;
     mod catch;
     mod checkpoint;
+    mod entry;
     mod error;
     mod interrupt;
     pub mod io;
+    mod killer;
     mod killpoint;
     mod local;
     pub mod registry;
     mod scope;
     mod shield;
+    mod spawn;
     #[cfg(feature = "tracing")]
     mod stall;
+    /// Without `tracing` there is no watcher to tell.
+    #[cfg(not(feature = "tracing"))]
+    mod stall {
+        #[inline(always)]
+        pub(crate) fn kick() {}
+    }
     pub mod sync;
     mod thread;
     mod timeout;
@@ -59,7 +96,8 @@ std_only! {
     pub use scope::{scope, Scope, ScopedKillableThread};
     pub use shield::{is_shielded, shield};
     pub use sync::sleep::{park, park_timeout, sleep, sleep_until};
-    pub use thread::{Builder, KillableThread, Killer};
+    pub use killer::Killer;
+    pub use thread::{Builder, KillableThread};
     pub use timeout::{with_deadline, with_timeout};
 }
 

@@ -51,3 +51,12 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
         Err(poisoned) => poisoned.into_inner(),
     }
 }
+
+/// A process-wide unique id: registry keys, timer keys, cancel scopes and
+/// channel tickets. Relaxed: only uniqueness is asked of it, which the
+/// atomic read-modify-write gives at any ordering.
+#[cfg(not(loom))]
+pub(crate) fn next_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}

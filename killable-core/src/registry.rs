@@ -21,70 +21,24 @@
 //! assert!(t.join().unwrap_err().is_terminated());
 //! ```
 
-use std::collections::HashMap;
 use std::fmt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, LazyLock, Mutex, OnceLock};
+
+use std::sync::Arc;
 use std::thread::{Thread, ThreadId};
 use std::time::{Duration, Instant};
 
-use crate::prim::lock;
-use crate::state::{Inner, DEADLINE, RAISE, TERMINATE};
-use crate::thread::Killer;
+use crate::state::Inner;
+use crate::killer::Killer;
 use crate::wait;
+
+use crate::entry::{snapshot, Entry};
+pub use crate::entry::RunState;
 
 #[cfg(feature = "diagnostics")]
 pub use crate::diag::LastCheckpoint;
 #[cfg(feature = "tracing")]
 pub use crate::stall::warn_stalled_after;
-
-/// One killable thread's state and identity, shared by the thread, its
-/// handle, its `Killer`s and the registry.
-pub(crate) struct Entry {
-    pub(crate) state: Arc<Inner>,
-    key: u64,
-    pub(crate) name: Option<String>,
-    pub(crate) started_at: Instant,
-    /// Set by `spawn` once the OS thread exists (and by the thread itself,
-    /// whichever comes first).
-    pub(crate) thread: OnceLock<Thread>,
-}
-
-impl Entry {
-    pub(crate) fn new(name: Option<String>) -> Arc<Entry> {
-        Arc::new(Entry {
-            state: Arc::new(Inner::new()),
-            key: crate::timer::next_id(),
-            name,
-            started_at: Instant::now(),
-            thread: OnceLock::new(),
-        })
-    }
-}
-
-impl fmt::Debug for Entry {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Entry")
-            .field("id", &self.thread.get().map(Thread::id))
-            .field("name", &self.name)
-            .field("state", &RunState::of(self))
-            .finish()
-    }
-}
-
-static REGISTRY: LazyLock<Mutex<HashMap<u64, Arc<Entry>>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
-
-pub(crate) fn insert(entry: &Arc<Entry>) {
-    lock(&REGISTRY).insert(entry.key, entry.clone());
-}
-
-pub(crate) fn remove(entry: &Entry) {
-    // The removed `Arc` is dropped after the lock is released.
-    let removed = lock(&REGISTRY).remove(&entry.key);
-    drop(removed);
-}
 
 /// Heap bytes the runtime keeps per registered thread, by `size_of`: the
 /// shared `Entry` and its kill state (each an `Arc` allocation, counts
@@ -106,70 +60,6 @@ pub fn __entry_footprint() -> usize {
         + (size_of::<(u64, Arc<Entry>)>() + 1)
 }
 
-fn snapshot() -> Vec<Arc<Entry>> {
-    lock(&REGISTRY).values().cloned().collect()
-}
-
-/// What a killable thread is doing, as far as the runtime can tell.
-///
-/// # Examples
-///
-/// A thread inside a [`shield`](crate::shield) holds kills back, so the
-/// pending one shows in the snapshot:
-///
-/// ```
-/// use killable::registry::{self, RunState};
-/// use killable::KillableThread;
-/// use std::sync::mpsc;
-///
-/// let (go, wait) = mpsc::channel::<()>();
-/// let (ready, shielded) = mpsc::channel::<()>();
-/// let t = KillableThread::spawn(move || {
-///     killable::shield(|| {
-///         ready.send(()).unwrap();
-///         wait.recv().unwrap() // std recv: not killable
-///     });
-///     killable::checkpoint(); // the held-back kill lands here
-/// });
-/// shielded.recv().unwrap();
-/// let state = || registry::threads().into_iter().find(|i| i.id() == t.id()).unwrap().state();
-/// assert_eq!(state(), RunState::Running);
-/// t.raise("stop").unwrap();
-/// assert_eq!(state(), RunState::KillPending);
-/// t.terminate();
-/// assert_eq!(state(), RunState::Terminating);
-/// go.send(()).unwrap();
-/// assert!(t.join().unwrap_err().is_terminated());
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum RunState {
-    /// Running its body, nothing pending.
-    Running,
-    /// Waiting in a killable blocking operation or an
-    /// [`interruptible`](crate::interruptible) call, nothing pending.
-    Blocked,
-    /// A raise or an expired deadline waits for the next checkpoint.
-    KillPending,
-    /// Terminated, and still unwinding (or stuck in a call that does not
-    /// return).
-    Terminating,
-}
-
-impl RunState {
-    fn of(e: &Entry) -> RunState {
-        let p = e.state.pending();
-        if p & TERMINATE != 0 {
-            RunState::Terminating
-        } else if p & (DEADLINE | RAISE) != 0 {
-            RunState::KillPending
-        } else if e.state.blocked.load(Relaxed) {
-            RunState::Blocked
-        } else {
-            RunState::Running
-        }
-    }
-}
 
 /// A snapshot of one live killable thread, from [`threads`].
 ///
@@ -179,7 +69,7 @@ impl RunState {
 /// use killable::{registry, KillableThread};
 ///
 /// let t = KillableThread::spawn(|| loop { killable::checkpoint() });
-/// let info = registry::threads().into_iter().find(|i| i.id() == t.id()).unwrap();
+/// let info = registry::info(t.id()).unwrap();
 /// info.killer().terminate(); // a snapshot still reaches the live thread
 /// assert!(t.join().unwrap_err().is_terminated());
 /// ```
@@ -188,9 +78,6 @@ pub struct ThreadInfo {
     entry: Arc<Entry>,
     id: ThreadId,
     state: RunState,
-    /// For the stalled-kill warning's once-per-kill bookkeeping.
-    #[cfg(feature = "tracing")]
-    pending_since: Option<Instant>,
     pending_for: Option<Duration>,
     #[cfg(feature = "diagnostics")]
     last_checkpoint: Option<LastCheckpoint>,
@@ -220,7 +107,7 @@ impl ThreadInfo {
     ///
     /// let named = Builder::new().name("fetcher".into()).spawn(|| loop { killable::checkpoint() }).unwrap();
     /// let anon = KillableThread::spawn(|| loop { killable::checkpoint() });
-    /// let name_of = |id| registry::threads().into_iter().find(|i| i.id() == id).unwrap().name().map(String::from);
+    /// let name_of = |id| registry::info(id).unwrap().name().map(String::from);
     /// assert_eq!(name_of(named.id()).as_deref(), Some("fetcher"));
     /// assert_eq!(name_of(anon.id()), None);
     /// named.terminate();
@@ -242,7 +129,7 @@ impl ThreadInfo {
     /// let (tx, rx) = killable::sync::mpsc::channel::<()>();
     /// let t = KillableThread::spawn(move || rx.recv());
     /// // Blocked once it is inside the killable receive.
-    /// while registry::threads().iter().find(|i| i.id() == t.id()).unwrap().state() != RunState::Blocked {
+    /// while registry::info(t.id()).unwrap().state() != RunState::Blocked {
     ///     std::thread::sleep(Duration::from_millis(1));
     /// }
     /// tx.send(()).unwrap();
@@ -260,7 +147,7 @@ impl ThreadInfo {
     ///
     /// let before = Instant::now();
     /// let t = killable::KillableThread::spawn(|| loop { killable::checkpoint() });
-    /// let info = killable::registry::threads().into_iter().find(|i| i.id() == t.id()).unwrap();
+    /// let info = killable::registry::info(t.id()).unwrap();
     /// assert!(before <= info.started_at() && info.started_at() <= Instant::now());
     /// t.terminate();
     /// let _ = t.join();
@@ -274,7 +161,7 @@ impl ThreadInfo {
     ///
     /// ```
     /// let t = killable::KillableThread::spawn(|| loop { killable::checkpoint() });
-    /// let info = killable::registry::threads().into_iter().find(|i| i.id() == t.id()).unwrap();
+    /// let info = killable::registry::info(t.id()).unwrap();
     /// info.killer().raise(7_u8).unwrap();
     /// assert_eq!(t.join().unwrap_err().downcast_raised::<u8>().unwrap(), 7);
     /// ```
@@ -296,17 +183,13 @@ impl ThreadInfo {
     /// use std::time::Duration;
     ///
     /// let t = KillableThread::spawn(|| loop { killable::checkpoint() });
-    /// let info = registry::threads().into_iter().find(|i| i.id() == t.id()).unwrap();
+    /// let info = registry::info(t.id()).unwrap();
     /// assert_eq!(info.pending_for(), None);
     /// t.terminate();
     /// assert!(t.join().unwrap_err().is_terminated());
     /// ```
     pub fn pending_for(&self) -> Option<Duration> {
         self.pending_for
-    }
-    #[cfg(feature = "tracing")]
-    pub(crate) fn pending_since(&self) -> Option<Instant> {
-        self.pending_since
     }
     /// Where and when it last passed a checkpoint, as of the snapshot; `None`
     /// if it has not passed one yet. Only with the cargo feature
@@ -354,7 +237,7 @@ impl fmt::Debug for ThreadInfo {
     }
 }
 
-fn info(entry: Arc<Entry>) -> Option<ThreadInfo> {
+fn snapshot_of(entry: Arc<Entry>) -> Option<ThreadInfo> {
     let id = entry.thread.get()?.id();
     let state = RunState::of(&entry);
     let pending_since = entry.state.pending_since();
@@ -364,8 +247,6 @@ fn info(entry: Arc<Entry>) -> Option<ThreadInfo> {
         entry,
         id,
         state,
-        #[cfg(feature = "tracing")]
-        pending_since,
         pending_for: pending_since.map(|t| t.elapsed()),
     })
 }
@@ -382,14 +263,37 @@ fn info(entry: Arc<Entry>) -> Option<ThreadInfo> {
 /// use killable::{registry, Builder};
 ///
 /// let t = Builder::new().name("indexer".into()).spawn(|| loop { killable::sleep(std::time::Duration::from_millis(5)) }).unwrap();
-/// let listed = registry::threads().into_iter().find(|i| i.id() == t.id()).unwrap();
+/// let listed = registry::info(t.id()).unwrap();
 /// assert_eq!(listed.name(), Some("indexer"));
 /// t.terminate();
 /// t.join().unwrap_err();
 /// assert!(registry::threads().iter().all(|i| i.id() != listed.id()));
 /// ```
 pub fn threads() -> Vec<ThreadInfo> {
-    snapshot().into_iter().filter_map(info).collect()
+    snapshot().into_iter().filter_map(snapshot_of).collect()
+}
+
+/// The live killable thread `id`, if it is one: its entry of [`threads`],
+/// without building the others'.
+///
+/// # Examples
+///
+/// ```
+/// use killable::{registry, KillableThread};
+///
+/// let t = KillableThread::spawn(|| loop { killable::checkpoint() });
+/// assert_eq!(registry::info(t.id()).unwrap().id(), t.id());
+/// assert!(registry::info(std::thread::current().id()).is_none()); // not killable
+/// t.terminate();
+/// let id = t.id();
+/// assert!(t.join().unwrap_err().is_terminated());
+/// assert!(registry::info(id).is_none()); // ended
+/// ```
+pub fn info(id: ThreadId) -> Option<ThreadInfo> {
+    snapshot()
+        .into_iter()
+        .find(|e| e.thread.get().map(Thread::id) == Some(id))
+        .and_then(snapshot_of)
 }
 
 /// Lists the live killable threads that have had a kill pending for at
@@ -476,11 +380,7 @@ pub fn stalled(min: Duration) -> Vec<ThreadInfo> {
 /// ```
 pub fn current() -> Option<Killer> {
     let state = crate::local::with_current(|inner| inner.map(|i| i as *const Inner))?;
-    let entry = lock(&REGISTRY)
-        .values()
-        .find(|e| Arc::as_ptr(&e.state) == state)
-        .cloned();
-    entry.map(Killer::from_entry)
+    crate::entry::find(|e| Arc::as_ptr(&e.state) == state).map(Killer::from_entry)
 }
 
 /// Terminates every live killable thread except the caller, and returns how
@@ -514,8 +414,9 @@ pub fn terminate_all() -> usize {
     let me = std::thread::current().id();
     let mut all = snapshot();
     // In spawn order, not the map's: waking 10,000 threads in hash order
-    // touches their states (and the kernel's) cache- and TLB-cold, and cost
-    // the caller 3x the CPU time of spawn order (`cargo bench`, "scale").
+    // touches their states (and the kernel's) cache- and TLB-cold, and costs
+    // the caller several times the CPU time of spawn order (`cargo bench`,
+    // "scale", measures it).
     all.sort_unstable_by_key(|e| e.key);
     let mut reached = 0;
     let mut first_panic = None;
@@ -543,6 +444,9 @@ pub fn terminate_all() -> usize {
         }
     }
     crate::trace::terminate_all(reached);
+    if reached > 0 {
+        crate::stall::kick();
+    }
     if let Some(payload) = first_panic {
         resume_unwind(payload);
     }
@@ -577,7 +481,7 @@ pub fn join_all(timeout: Duration) -> Vec<ThreadInfo> {
             continue;
         }
         if !wait::until_finished(&e, deadline) {
-            late.extend(info(e));
+            late.extend(snapshot_of(e));
         }
     }
     late

@@ -6,12 +6,13 @@ use std::fmt;
 use std::io;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::thread::{ScopedJoinHandle, Thread, ThreadId};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::catch::is_kill;
 use crate::error::JoinError;
-use crate::thread::{finish_spawn, flatten, run, Builder, Killer};
-use crate::wait;
+use crate::killer::Killer;
+use crate::spawn::{self, finish_spawn, run};
+use crate::thread::Builder;
 
 /// A scope to spawn killable threads in; see [`scope`].
 ///
@@ -154,7 +155,7 @@ mod children {
     use std::sync::{LazyLock, Mutex};
 
     use crate::prim::lock;
-    use crate::thread::Killer;
+    use crate::killer::Killer;
 
     #[derive(Default)]
     struct Children {
@@ -416,8 +417,7 @@ impl<T> ScopedKillableThread<'_, T> {
     /// killable::scope(|s| assert_eq!(s.spawn(|| x + 1).join().unwrap(), 21));
     /// ```
     pub fn join(self) -> Result<T, JoinError> {
-        wait::until_ended(self.killer.entry(), None);
-        flatten(self.handle.join())
+        spawn::join(self.killer.entry(), self.handle)
     }
 
     /// See [`KillableThread::join_timeout`](crate::KillableThread::join_timeout).
@@ -436,12 +436,8 @@ impl<T> ScopedKillableThread<'_, T> {
     /// });
     /// ```
     pub fn join_timeout(self, timeout: Duration) -> Result<Result<T, JoinError>, Self> {
-        let deadline = Instant::now().checked_add(timeout);
-        if wait::until_ended(self.killer.entry(), deadline) {
-            Ok(flatten(self.handle.join()))
-        } else {
-            Err(self)
-        }
+        let Self { killer, handle } = self;
+        spawn::join_timeout(killer.entry(), handle, timeout).map_err(|handle| Self { killer, handle })
     }
 
     /// Whether the thread's body is still running.
@@ -524,5 +520,37 @@ impl<T> fmt::Debug for ScopedKillableThread<'_, T> {
         f.debug_struct("ScopedKillableThread")
             .field("killer", &self.killer)
             .finish()
+    }
+}
+
+/// `Builder::spawn_scoped` lives here, beside the scope it spawns into, so
+/// that `thread` need not know scopes.
+impl Builder {
+    /// Spawns a scoped killable thread, as
+    /// [`std::thread::Builder::spawn_scoped`].
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](Self::spawn).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let data = vec![1, 2, 3];
+    /// killable::scope(|s| {
+    ///     let t = killable::Builder::new().name("sum".into()).spawn_scoped(s, || data.iter().sum::<i32>()).unwrap();
+    ///     assert_eq!(t.join().unwrap(), 6);
+    /// });
+    /// ```
+    pub fn spawn_scoped<'scope, 'env, F, T>(
+        self,
+        scope: &'scope Scope<'scope, 'env>,
+        f: F,
+    ) -> io::Result<ScopedKillableThread<'scope, T>>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        scope.spawn_with(self, f)
     }
 }

@@ -11,12 +11,12 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use crate::prim::lock;
-use crate::registry::{self, ThreadInfo};
+use crate::entry::{snapshot, Entry};
 
 /// The threshold in nanoseconds; `u64::MAX` = no warnings.
 static THRESHOLD_NANOS: AtomicU64 = AtomicU64::new(1_000_000_000);
@@ -127,24 +127,28 @@ fn watch() {
 /// (pending now, not yet past it) will be.
 fn look(warned: &mut HashMap<ThreadId, Instant>) -> Option<Instant> {
     let threshold = threshold()?;
-    let pending: Vec<(ThreadInfo, Instant)> = registry::threads()
+    let pending: Vec<(Arc<Entry>, ThreadId, Instant)> = snapshot()
         .into_iter()
-        .filter_map(|i| i.pending_since().map(|since| (i, since)))
+        .filter_map(|e| {
+            let id = e.thread.get()?.id();
+            let since = e.state.pending_since()?;
+            Some((e, id, since))
+        })
         .collect();
-    warned.retain(|id, _| pending.iter().any(|(i, _)| i.id() == *id));
+    warned.retain(|id, _| pending.iter().any(|(_, i, _)| i == id));
     let now = Instant::now();
     let mut next: Option<Instant> = None;
-    for (info, since) in &pending {
+    for (entry, id, since) in &pending {
         match since.checked_add(threshold) {
             // Once per pending period: `warned` keeps the start it warned about.
             Some(due) if due <= now => {
-                if warned.insert(info.id(), *since) == Some(*since) {
+                if warned.insert(*id, *since) == Some(*since) {
                     continue;
                 }
                 // The subscriber is the application's code: its panic must
                 // not end the watcher, nor may dropping its payload.
                 if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    warn(info, now.saturating_duration_since(*since));
+                    warn(entry, *id, now.saturating_duration_since(*since));
                 })) {
                     crate::error::drop_contained(p);
                 }
@@ -156,15 +160,15 @@ fn look(warned: &mut HashMap<ThreadId, Instant>) -> Option<Instant> {
     next
 }
 
-fn warn(info: &ThreadInfo, pending_for: Duration) {
+fn warn(entry: &Entry, id: ThreadId, pending_for: Duration) {
     #[cfg(feature = "diagnostics")]
-    let last_checkpoint = info.last_checkpoint().map(|c| c.to_string());
+    let last_checkpoint = entry.state.last_checkpoint.last().map(|c| c.to_string());
     #[cfg(not(feature = "diagnostics"))]
     let last_checkpoint: Option<String> = None;
     tracing::warn!(
         target: "killable",
-        thread = ?info.id(),
-        name = info.name(),
+        thread = ?id,
+        name = entry.name.as_deref(),
         pending_for = ?pending_for,
         last_checkpoint = last_checkpoint.as_deref(),
         "kill pending: the thread passes no checkpoint"

@@ -3,183 +3,13 @@
 use std::any::Any;
 use std::fmt;
 use std::io;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
 use std::thread::{JoinHandle, Thread, ThreadId};
 use std::time::{Duration, Instant};
 
-use crate::checkpoint::deliver_pending;
-use crate::error::{drop_contained, JoinError, Payload};
-use crate::local;
-use crate::registry::{self, Entry};
-use crate::state::Kill;
-use crate::timer::{self, TimerKey};
-use crate::wait;
+use crate::error::JoinError;
+use crate::killer::Killer;
+use crate::spawn::{self, finish_spawn, run, Registered};
 
-/// A handle that can raise into or terminate a killable thread, but not join
-/// it. Cheap to clone; `Send + Sync`, so a watchdog or a signal handler thread
-/// can own one.
-///
-/// # Examples
-///
-/// ```
-/// use killable::KillableThread;
-///
-/// let t = KillableThread::spawn(|| loop { killable::sleep(std::time::Duration::from_millis(5)) });
-/// let killer = t.killer();
-/// std::thread::spawn(move || killer.terminate()).join().unwrap();
-/// assert!(t.join().unwrap_err().is_terminated());
-/// ```
-#[derive(Clone)]
-pub struct Killer {
-    entry: Arc<Entry>,
-}
-
-impl Killer {
-    pub(crate) fn from_entry(entry: Arc<Entry>) -> Self {
-        Killer { entry }
-    }
-
-    pub(crate) fn entry(&self) -> &Entry {
-        &self.entry
-    }
-
-    /// Raises `exc` in the thread: at its next checkpoint it unwinds with
-    /// `exc`, which [`catch`](crate::catch) can catch by type and
-    /// [`JoinError::Raised`] carries otherwise.
-    ///
-    /// Raises are edge-triggered and queued: several raises before delivery
-    /// are delivered in order, one per checkpoint, up to
-    /// [`MAX_QUEUED_RAISES`](crate::MAX_QUEUED_RAISES) waiting at a time. A
-    /// raise accepted but never delivered, because the thread ended
-    /// first (it returned, [`terminate`](Self::terminate) overtook it, or a
-    /// panic or an earlier uncaught raise ended it), is dropped on
-    /// that thread as it exits, before its join returns; a panic in its
-    /// `Drop` is caught and counted by
-    /// [`registry::drop_panics`](crate::registry::drop_panics), and does not
-    /// change the thread's result.
-    ///
-    /// # Errors
-    ///
-    /// Hands `exc` back if it was not accepted: the thread has finished, it is
-    /// being terminated (termination wins), it already has
-    /// [`MAX_QUEUED_RAISES`](crate::MAX_QUEUED_RAISES) raises waiting, or
-    /// this build uses `panic = "abort"` (where a kill cannot unwind).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let t = killable::KillableThread::spawn(|| 1);
-    /// let killer = t.killer();
-    /// assert_eq!(t.join().unwrap(), 1);
-    /// assert_eq!(killer.raise("too late"), Err("too late"));
-    /// ```
-    pub fn raise<E: Any + Send + 'static>(&self, exc: E) -> Result<(), E> {
-        crate::error::remember_raised_type::<E>();
-        let r = self.entry.state.raise(exc);
-        crate::trace::raise(&self.entry, std::any::type_name::<E>(), r.is_ok());
-        r
-    }
-
-    /// Terminates the thread: it unwinds at its next checkpoint, running every
-    /// destructor, and its join gives [`JoinError::Terminated`].
-    ///
-    /// Level-triggered: if the unwind is caught (`catch_unwind` in a loop),
-    /// it is delivered again at every checkpoint until the thread has exited
-    /// (so a loop needs a checkpoint outside its `catch_unwind`, as the one
-    /// `#[killable]` puts at every loop head).
-    /// A thread blocked in a killable wait wakes at once. Does nothing if the
-    /// thread has finished (or in a `panic = "abort"` build).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let t = killable::KillableThread::spawn(|| loop {
-    ///     killable::checkpoint(); // the loop head, where `#[killable]` puts one
-    ///     // swallowing the unwind does not help: it comes back at the next
-    ///     // checkpoint outside the `catch_unwind`
-    ///     let _ = std::panic::catch_unwind(|| killable::checkpoint());
-    /// });
-    /// t.killer().terminate();
-    /// assert!(t.join().unwrap_err().is_terminated());
-    /// ```
-    pub fn terminate(&self) {
-        let reached = self.entry.state.terminate();
-        crate::trace::terminate(&self.entry, reached);
-    }
-
-    /// Whether the thread's body is still running (`!is_finished()`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let t = killable::KillableThread::spawn(|| ());
-    /// let killer = t.killer();
-    /// t.join().unwrap();
-    /// assert!(!killer.is_alive());
-    /// ```
-    pub fn is_alive(&self) -> bool {
-        !self.is_finished()
-    }
-
-    /// Whether the thread's body has returned or unwound.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let t = killable::KillableThread::spawn(|| ());
-    /// let killer = t.killer();
-    /// t.join().unwrap();
-    /// assert!(killer.is_finished());
-    /// ```
-    pub fn is_finished(&self) -> bool {
-        self.entry.state.is_finished()
-    }
-
-    /// The thread's id.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let t = killable::KillableThread::spawn(|| std::thread::current().id());
-    /// let id = t.killer().id();
-    /// assert_eq!(t.join().unwrap(), id);
-    /// ```
-    pub fn id(&self) -> ThreadId {
-        self.thread().id()
-    }
-
-    /// The thread's name, if it was given one.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let t = killable::Builder::new().name("io".into()).spawn(|| ()).unwrap();
-    /// assert_eq!(t.killer().name(), Some("io"));
-    /// # t.join().unwrap();
-    /// ```
-    pub fn name(&self) -> Option<&str> {
-        self.entry.name.as_deref()
-    }
-
-    fn thread(&self) -> &Thread {
-        // Set by `spawn` before any handle or killer is handed out.
-        self.entry
-            .thread
-            .get()
-            .expect("killable: thread handle is set before spawn returns")
-    }
-}
-
-impl fmt::Debug for Killer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Killer")
-            .field("id", &self.id())
-            .field("name", &self.name())
-            .field("alive", &self.is_alive())
-            .finish()
-    }
-}
 
 /// An owned handle to a killable thread: std's `JoinHandle` plus
 /// [`raise`](Self::raise) and [`terminate`](Self::terminate).
@@ -293,8 +123,7 @@ impl<T> KillableThread<T> {
     /// assert_eq!(t.join().unwrap(), "done");
     /// ```
     pub fn join(self) -> Result<T, JoinError> {
-        wait::until_ended(&self.killer.entry, None);
-        flatten(self.handle.join())
+        spawn::join(self.killer.entry(), self.handle)
     }
 
     /// Like [`join`](Self::join), but gives up after `timeout`, handing the
@@ -340,12 +169,8 @@ impl<T> KillableThread<T> {
     /// assert!(result.unwrap_err().is_terminated());
     /// ```
     pub fn join_timeout(self, timeout: Duration) -> Result<Result<T, JoinError>, Self> {
-        let deadline = Instant::now().checked_add(timeout);
-        if wait::until_ended(&self.killer.entry, deadline) {
-            Ok(flatten(self.handle.join()))
-        } else {
-            Err(self)
-        }
+        let Self { killer, handle } = self;
+        spawn::join_timeout(killer.entry(), handle, timeout).map_err(|handle| Self { killer, handle })
     }
 
     /// Whether the thread's body is still running.
@@ -424,16 +249,6 @@ impl<T> fmt::Debug for KillableThread<T> {
             .field("name", &self.killer.name())
             .field("alive", &self.is_alive())
             .finish()
-    }
-}
-
-pub(crate) fn flatten<T>(r: std::thread::Result<Result<T, JoinError>>) -> Result<T, JoinError> {
-    match r {
-        Ok(r) => r,
-        // The body's panics are caught in `run`, and the leftover raises it
-        // drops afterwards are contained; should anything else there panic,
-        // report it as the panic it is.
-        Err(p) => Err(JoinError::Panicked(Payload::from(p))),
     }
 }
 
@@ -550,267 +365,12 @@ impl Builder {
         })
     }
 
-    /// Spawns a scoped killable thread, as
-    /// [`std::thread::Builder::spawn_scoped`].
-    ///
-    /// # Errors
-    ///
-    /// As [`spawn`](Self::spawn).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let data = vec![1, 2, 3];
-    /// killable::scope(|s| {
-    ///     let t = killable::Builder::new().name("sum".into()).spawn_scoped(s, || data.iter().sum::<i32>()).unwrap();
-    ///     assert_eq!(t.join().unwrap(), 6);
-    /// });
-    /// ```
-    pub fn spawn_scoped<'scope, 'env, F, T>(
-        self,
-        scope: &'scope crate::scope::Scope<'scope, 'env>,
-        f: F,
-    ) -> io::Result<crate::scope::ScopedKillableThread<'scope, T>>
-    where
-        F: FnOnce() -> T + Send + 'scope,
-        T: Send + 'scope,
-    {
-        scope.spawn_with(self, f)
-    }
-
     /// Checks the configuration and registers the thread-to-be: pass the
     /// returned [`Registered`] to [`finish_spawn`] with std's spawn result.
     /// If anything in between panics, dropping it retires the entry.
+    /// Checks the configuration and registers the thread-to-be (see
+    /// [`spawn::prepare`]).
     pub(crate) fn prepare(self) -> io::Result<(std::thread::Builder, Registered, Option<Instant>)> {
-        let mut b = std::thread::Builder::new();
-        if let Some(name) = &self.name {
-            // std panics on this (inside its spawn); a refused name is an
-            // error like a refused stack size.
-            if name.contains('\0') {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "thread name may not contain interior null bytes",
-                ));
-            }
-            b = b.name(name.clone());
-        }
-        if let Some(size) = self.stack_size {
-            b = b.stack_size(size);
-        }
-        let entry = Entry::new(self.name);
-        // Registered before the OS thread exists, so that `terminate_all`
-        // cannot miss a thread whose spawn overlaps it.
-        registry::insert(&entry);
-        Ok((b, Registered(Some(entry)), self.deadline))
-    }
-}
-
-/// A registered entry whose OS thread does not exist (yet). Dropped without
-/// [`finish_spawn`] taking it (std's spawn failed or panicked), it does what
-/// the thread's exit would have done, so that nothing waits for a thread
-/// that never runs.
-pub(crate) struct Registered(Option<Arc<Entry>>);
-
-impl std::ops::Deref for Registered {
-    type Target = Arc<Entry>;
-    fn deref(&self) -> &Arc<Entry> {
-        self.0.as_ref().expect("killable: a Registered holds its entry until taken")
-    }
-}
-
-impl Drop for Registered {
-    fn drop(&mut self) {
-        if let Some(entry) = self.0.take() {
-            retire(&entry);
-            entry.state.mark_ended();
-        }
-    }
-}
-
-/// Completes a spawn: records the thread handle, or, on failure, retires
-/// the entry (see [`Registered`]).
-pub(crate) fn finish_spawn<H: HasThread>(
-    mut registered: Registered,
-    spawned: io::Result<H>,
-) -> io::Result<(Arc<Entry>, H)> {
-    let h = spawned?;
-    let entry = registered.0.take().expect("killable: finish_spawn takes the entry once");
-    let _ = entry.thread.set(h.thread().clone());
-    Ok((entry, h))
-}
-
-/// Ends `entry`'s life as a killable thread, on every path (the thread's
-/// exit, or a spawn that failed): kills are refused from now on, joiners are
-/// woken, the registry forgets it. Then raises still queued are dropped, one
-/// at a time and each panic contained (their `Drop` is user code), after
-/// every lock is released.
-fn retire(entry: &Entry) {
-    let undelivered = entry.state.finish();
-    registry::remove(entry);
-    for value in undelivered {
-        drop_contained(value);
-    }
-}
-
-pub(crate) trait HasThread {
-    fn thread(&self) -> &Thread;
-}
-impl<T> HasThread for JoinHandle<T> {
-    fn thread(&self) -> &Thread {
-        JoinHandle::thread(self)
-    }
-}
-impl<T> HasThread for std::thread::ScopedJoinHandle<'_, T> {
-    fn thread(&self) -> &Thread {
-        std::thread::ScopedJoinHandle::thread(self)
-    }
-}
-
-/// Tells joiners when the OS thread is done: dropped by the thread's last
-/// thread-local destructor. Thread-local destructors run in the reverse
-/// order of their registration (with glibc's `__cxa_thread_atexit_impl`,
-/// and with std's own list where it keeps one), and `run` registers this one
-/// before the body runs, so every destructor of the body's thread-locals,
-/// and every one those register as they run, comes before it. A join waits
-/// for it killably, then calls std's join, which then only waits for the
-/// OS's teardown. (Where destructors ran in another order, the join would
-/// wait in std's join for the rest, not killably, as before.)
-struct EndSignal(std::cell::Cell<Option<Arc<crate::state::Inner>>>);
-
-impl Drop for EndSignal {
-    fn drop(&mut self) {
-        if let Some(state) = self.0.take() {
-            state.mark_ended();
-        }
-    }
-}
-
-thread_local! {
-    static END: EndSignal = const { EndSignal(std::cell::Cell::new(None)) };
-}
-
-/// The body of every killable thread: install the state, run `f` catching
-/// every unwind, and leave the registry on every path.
-pub(crate) fn run<T>(
-    entry: &Arc<Entry>,
-    deadline: Option<Instant>,
-    f: impl FnOnce() -> T,
-) -> Result<T, JoinError> {
-    /// Runs on every exit path, before thread-locals are destroyed, so that
-    /// checkpoints in thread-local destructors find no state and never
-    /// deliver.
-    struct Exit<'a> {
-        entry: &'a Arc<Entry>,
-        prev: *const crate::state::Inner,
-        timer: Option<TimerKey>,
-    }
-    impl Drop for Exit<'_> {
-        fn drop(&mut self) {
-            local::set_current(self.prev);
-            if let Some(key) = self.timer.take() {
-                timer::cancel(key);
-            }
-            retire(self.entry);
-        }
-    }
-
-    if END.try_with(|end| end.0.set(Some(entry.state.clone()))).is_err() {
-        // Unreachable (thread-locals are destroyed only after this frame);
-        // if it were, the joins would fall back to std's join alone.
-        entry.state.mark_ended();
-    }
-    let me = std::thread::current();
-    entry.state.set_thread(me.clone());
-    let _ = entry.thread.set(me);
-    let prev = local::set_current(Arc::as_ptr(&entry.state));
-    let timer = deadline.map(|at| {
-        let weak = Arc::downgrade(entry);
-        timer::schedule(
-            at,
-            Box::new(move || {
-                if let Some(e) = weak.upgrade() {
-                    if let (_, Some(hook)) = e.state.terminate_claiming() {
-                        timer::run_hook_later(hook, e.state.clone());
-                    }
-                    crate::trace::deadline_fired();
-                }
-            }),
-        )
-    });
-    let exit = Exit { entry, prev, timer };
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        // A kill sent before the thread started lands before `f` runs.
-        deliver_pending(&entry.state);
-        f()
-    }));
-    drop(exit);
-    let result = classify(result);
-    crate::trace::exit(&result);
-    result
-}
-
-fn classify<T>(result: std::thread::Result<T>) -> Result<T, JoinError> {
-    match result {
-        Ok(v) => Ok(v),
-        Err(payload) => match payload.downcast::<Kill>() {
-            Ok(kill) => match *kill {
-                Kill::Raise(v) => Err(JoinError::Raised(Payload::from(v))),
-                // A deadline always stops at its own `with_timeout`; one that
-                // got this far was swallowed and its scope is gone. Report it
-                // as the termination it amounts to.
-                Kill::Terminate | Kill::Deadline(_) => Err(JoinError::Terminated),
-            },
-            Err(payload) => Err(JoinError::Panicked(Payload::from(payload))),
-        },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::mpsc;
-
-    /// A spawn that fails, by error or by a panic inside std's spawn, wakes a
-    /// joiner already waiting and leaves nothing registered.
-    fn retired_on(fail: impl FnOnce(Registered)) {
-        let (_, registered, _) = Builder::new().prepare().unwrap();
-        let entry = Arc::clone(&registered);
-        let (tx, rx) = mpsc::channel();
-        let waiter = {
-            let entry = entry.clone();
-            std::thread::spawn(move || {
-                tx.send(()).unwrap();
-                wait::until_finished(&entry, None)
-            })
-        };
-        rx.recv().unwrap();
-        std::thread::sleep(Duration::from_millis(20)); // let it park
-        fail(registered);
-        assert!(waiter.join().unwrap(), "the joiner was woken, the entry finished");
-        assert!(entry.state.is_finished() && entry.state.has_ended());
-        assert_eq!(
-            Arc::strong_count(&entry),
-            1,
-            "the registry and the guard let go of the entry"
-        );
-    }
-
-    #[test]
-    fn a_refused_spawn_retires_its_entry() {
-        retired_on(|registered| {
-            let refused: io::Result<JoinHandle<()>> = Err(io::Error::other("refused"));
-            assert!(finish_spawn(registered, refused).is_err());
-        });
-    }
-
-    #[test]
-    fn a_spawn_that_panics_retires_its_entry() {
-        retired_on(|registered| {
-            let r = catch_unwind(AssertUnwindSafe(move || {
-                let _registered = registered;
-                panic!("a panic inside std's spawn");
-            }));
-            assert!(r.is_err());
-        });
+        spawn::prepare(self.name, self.stack_size, self.deadline)
     }
 }

@@ -101,7 +101,7 @@ pub fn with_deadline<R>(deadline: Instant, f: impl FnOnce() -> R) -> Result<R, T
     }
     let adopted = local::adopt();
     let inner = adopted.inner();
-    let id = timer::next_id();
+    let id = crate::prim::next_id();
     let expired = deadline <= Instant::now();
     // Opened in a destructor during an unwind: its own expiry may unwind `f`
     // back to the `catch_unwind` below, which never lets it reach the outer
@@ -123,7 +123,9 @@ pub fn with_deadline<R>(deadline: Instant, f: impl FnOnce() -> R) -> Result<R, T
                     if let Some(hook) = inner.expire_scope_claiming(id) {
                         timer::run_hook_later(hook, inner.clone());
                     }
-                    crate::trace::deadline_fired();
+                    // No event here (a subscriber must not hold up the timer thread),
+                    // only the watcher's kick.
+                    crate::stall::kick();
                 }
             }),
         )

@@ -13,11 +13,10 @@
 //! delays neither a deadline nor another hook.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Condvar, LazyLock, Mutex};
 use std::time::Instant;
 
-use crate::prim::lock;
+use crate::prim::{lock, next_id};
 use crate::state::{ClaimedHook, Inner};
 
 type Action = Box<dyn FnOnce() + Send>;
@@ -50,12 +49,6 @@ static TIMER: LazyLock<Timer> = LazyLock::new(|| Timer {
     }),
     cv: Condvar::new(),
 });
-
-/// A process-wide unique id, for timer keys and cancel scopes.
-pub(crate) fn next_id() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    NEXT.fetch_add(1, Relaxed)
-}
 
 /// Runs `action` on the timer thread at `at` (at once if `at` has passed),
 /// unless [`cancel`]led first. Actions must be quick: they delay the others.

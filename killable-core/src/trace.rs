@@ -14,19 +14,19 @@
 //!
 //! A `WARN` event, `kill pending: the thread passes no checkpoint`, names a
 //! thread that left a kill pending past a threshold: see
-//! [`warn_stalled_after`](crate::registry::warn_stalled_after). Every
-//! function here that sends a kill tells its watcher (`stall`).
+//! [`warn_stalled_after`](crate::registry::warn_stalled_after). Whoever
+//! sends a kill tells its watcher (`stall::kick`), not this module.
 //!
 //! The events go to whatever subscriber the application installed; the
 //! killed thread's own events carry its span context, so they nest under the
 //! spans it had entered.
 
+/// The events, with the `tracing` feature.
 #[cfg(feature = "tracing")]
-mod on {
+mod events {
     use std::thread::Thread;
 
-    use crate::error::JoinError;
-    use crate::registry::Entry;
+    use crate::entry::Entry;
     use crate::state::Kill;
 
     fn id(entry: &Entry) -> Option<std::thread::ThreadId> {
@@ -42,9 +42,6 @@ mod on {
             accepted,
             "raise"
         );
-        if accepted {
-            crate::stall::kick();
-        }
     }
 
     pub(crate) fn terminate(entry: &Entry, reached: bool) {
@@ -55,22 +52,10 @@ mod on {
             reached,
             "terminate"
         );
-        if reached {
-            crate::stall::kick();
-        }
     }
 
     pub(crate) fn terminate_all(reached: usize) {
         tracing::debug!(target: "killable", reached, "terminate_all");
-        if reached > 0 {
-            crate::stall::kick();
-        }
-    }
-
-    /// A deadline fired, on the timer thread: no event (a subscriber must not
-    /// hold up the timer), only the watcher's kick.
-    pub(crate) fn deadline_fired() {
-        crate::stall::kick();
     }
 
     pub(crate) fn deliver(kill: &Kill) {
@@ -82,13 +67,8 @@ mod on {
         tracing::debug!(target: "killable", kind, "kill delivered");
     }
 
-    pub(crate) fn exit<T>(result: &Result<T, JoinError>) {
-        let outcome = match result {
-            Ok(_) => "returned",
-            Err(JoinError::Terminated) => "terminated",
-            Err(JoinError::Raised(_)) => "raised",
-            Err(JoinError::Panicked(_)) => "panicked",
-        };
+    /// `outcome`: `returned`, `terminated`, `raised` or `panicked`.
+    pub(crate) fn exit(outcome: &'static str) {
         tracing::debug!(target: "killable", outcome, "thread exit");
     }
 
@@ -97,11 +77,11 @@ mod on {
     }
 }
 
+/// The same functions, empty, without the feature.
 #[cfg(not(feature = "tracing"))]
 #[allow(clippy::inline_always)]
-mod on {
-    use crate::error::JoinError;
-    use crate::registry::Entry;
+mod no_events {
+    use crate::entry::Entry;
     use crate::state::Kill;
 
     #[inline(always)]
@@ -113,11 +93,12 @@ mod on {
     #[inline(always)]
     pub(crate) fn deliver(_: &Kill) {}
     #[inline(always)]
-    pub(crate) fn exit<T>(_: &Result<T, JoinError>) {}
+    pub(crate) fn exit(_: &'static str) {}
     #[inline(always)]
     pub(crate) fn drop_panicked() {}
-    #[inline(always)]
-    pub(crate) fn deadline_fired() {}
 }
 
-pub(crate) use on::*;
+#[cfg(feature = "tracing")]
+pub(crate) use events::*;
+#[cfg(not(feature = "tracing"))]
+pub(crate) use no_events::*;

@@ -11,7 +11,7 @@ use std::time::Instant;
 use crate::checkpoint::{deliver_pending, deliverable};
 use crate::local;
 use crate::prim::{park, park_timeout};
-use crate::registry::Entry;
+use crate::entry::Entry;
 use crate::state::Inner;
 
 /// Why [`park_until`] returned.
@@ -121,7 +121,7 @@ fn wait_for(
 ) -> bool {
     // A checkpoint like every killable wait, even when there is nothing to
     // wait for.
-    crate::checkpoint::checkpoint();
+    crate::checkpoint::runtime_checkpoint();
     let me = std::thread::current();
     if entry.thread.get().map(|t| t.id()) == Some(me.id()) {
         panic!("killable: a thread cannot join itself");

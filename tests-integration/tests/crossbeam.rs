@@ -19,10 +19,7 @@ const AT_ONCE: Duration = Duration::from_secs(10);
 fn until_blocked<T>(t: &KillableThread<T>) {
     let deadline = Instant::now() + AT_ONCE;
     loop {
-        let state = registry::threads()
-            .into_iter()
-            .find(|i| i.id() == t.id())
-            .map(|i| i.state());
+        let state = registry::info(t.id()).map(|i| i.state());
         if state == Some(RunState::Blocked) {
             return;
         }

@@ -46,6 +46,7 @@ use std::process::{Command, ExitCode};
 // The attribute's own reading of 2015 syntax, so the functions of a 2015 crate are found.
 #[path = "../../killable-macros/src/edition2015.rs"]
 mod edition2015;
+mod layers;
 mod lints;
 mod realbench;
 mod rewrite;
@@ -73,9 +74,10 @@ fn main() -> ExitCode {
             Some("--crates") => lint_crates(&args[2..]),
             Some(other) => Err(format!("unknown argument {other}")),
         },
+        Some("layers") => layers::main(&repo()),
         Some("realbench") => realbench::realbench(&args[1..]),
         _ => Err(
-            "usage: xtask robustness [CRATE ...] | xtask editions | xtask lints [--crates [CRATE ...]] \
+            "usage: xtask robustness [CRATE ...] | xtask editions | xtask lints [--crates [CRATE ...]] | xtask layers \
              | xtask realbench [ARGS ...]"
                 .to_owned(),
         ),

@@ -3,7 +3,7 @@
 use core::fmt;
 use core::iter::FusedIterator;
 
-use crate::checkpoint::checkpoint;
+use crate::checkpoint::runtime_checkpoint as checkpoint;
 
 /// Any other iterator, with a checkpoint before every item: its `next` may
 /// block (a channel, a reader) or take long, so a chunk of items would not

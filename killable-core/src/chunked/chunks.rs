@@ -5,7 +5,7 @@ use core::iter::FusedIterator;
 
 use super::CHUNK;
 use super::{Budget, Split};
-use crate::checkpoint::checkpoint;
+use crate::checkpoint::runtime_checkpoint as checkpoint;
 
 /// A `Split` source with a checkpoint once per `CHUNK` items: `fold`,
 /// `rfold` (and so `sum`, `for_each`, `collect`, `max_by_key`, …) and

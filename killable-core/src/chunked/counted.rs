@@ -5,7 +5,7 @@ use core::iter::FusedIterator;
 
 use super::Budget;
 use super::CHUNK;
-use crate::checkpoint::checkpoint;
+use crate::checkpoint::runtime_checkpoint as checkpoint;
 
 /// A `StdCheap` source with a checkpoint once per `CHUNK` items: `fold`
 /// and `rfold` run over `CHUNK` items at a time, `next`, `next_back` and

@@ -125,7 +125,7 @@ macro_rules! budgeted_back {
     };
 }
 
-use crate::checkpoint::checkpoint;
+use crate::checkpoint::runtime_checkpoint as checkpoint;
 
 mod checked;
 mod chunks;

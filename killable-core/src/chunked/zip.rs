@@ -5,7 +5,7 @@ use core::iter::FusedIterator;
 
 use super::CHUNK;
 use super::{Budget, Counted, ZipPart};
-use crate::checkpoint::checkpoint;
+use crate::checkpoint::runtime_checkpoint as checkpoint;
 
 /// A `zip` of `ZipPart`s with a checkpoint once per `CHUNK` items: `fold`
 /// (and so `sum`, `for_each`, `count`, …) folds `clone().take(n)` of the

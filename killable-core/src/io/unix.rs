@@ -12,7 +12,7 @@ use libc::{c_int, c_short};
 
 use super::sys::{self, FileKind, POLLIN, POLLOUT};
 use super::wake::wait;
-use crate::checkpoint::checkpoint;
+use crate::checkpoint::runtime_checkpoint;
 
 /// How reads and writes on the fd avoid blocking after readiness.
 const SOCKET: u8 = 0;
@@ -194,7 +194,7 @@ impl<T: AsFd> Killable<T> {
     fn read_fd(&self, buf: &mut [u8]) -> io::Result<usize> {
         let fd = self.fd();
         if buf.is_empty() {
-            checkpoint();
+            runtime_checkpoint();
             return Ok(0);
         }
         match self.mode.load(Relaxed) {
@@ -219,7 +219,7 @@ impl<T: AsFd> Killable<T> {
     fn write_fd(&self, buf: &[u8]) -> io::Result<usize> {
         let fd = self.fd();
         if buf.is_empty() {
-            checkpoint();
+            runtime_checkpoint();
             return Ok(0);
         }
         // After readiness a blocking write of at most `PIPE_BUF` bytes does
@@ -269,11 +269,11 @@ fn run<R>(
     events: c_short,
     mut attempt: impl FnMut() -> io::Result<R>,
 ) -> io::Result<R> {
-    checkpoint();
+    runtime_checkpoint();
     loop {
         match attempt() {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait(fd, events)?,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => checkpoint(),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => runtime_checkpoint(),
             r => return r,
         }
     }

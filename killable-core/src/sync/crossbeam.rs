@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvError, RecvTimeoutError, Select, TryRecvError};
 
-use crate::checkpoint::{checkpoint, deliverable};
+use crate::checkpoint::{deliverable, runtime_checkpoint};
 use crate::local;
 
 /// Receives a message, waiting until one comes; a kill wakes the wait at
@@ -94,7 +94,7 @@ pub fn recv_timeout<T>(rx: &Receiver<T>, timeout: Duration) -> Result<T, RecvTim
 }
 
 fn wait<T>(rx: &Receiver<T>, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
-    checkpoint();
+    runtime_checkpoint();
     // Fast path: a message is there, nothing to wait for.
     match rx.try_recv() {
         Ok(v) => return Ok(v),

@@ -41,9 +41,9 @@ use std::time::{Duration, Instant};
 
 pub use std::sync::mpsc::{RecvError, RecvTimeoutError, SendError, TryRecvError, TrySendError};
 
-use crate::checkpoint::checkpoint;
+use crate::checkpoint::runtime_checkpoint;
 use crate::prim::lock;
-use crate::timer::next_id;
+use crate::prim::next_id;
 use crate::wait::{deliver_current, park_until, Woke};
 
 struct State<T> {
@@ -231,7 +231,7 @@ impl<T> Chan<T> {
 
     /// Waits for room, then queues `value`. Killable.
     fn send_blocking(&self, value: T) -> Result<(), SendError<T>> {
-        checkpoint();
+        runtime_checkpoint();
         let ticket = next_id();
         let me = std::thread::current();
         loop {
@@ -513,7 +513,7 @@ impl<T> Receiver<T> {
     }
 
     fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
-        checkpoint();
+        runtime_checkpoint();
         let me = std::thread::current();
         loop {
             {

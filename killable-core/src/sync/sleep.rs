@@ -1,6 +1,6 @@
 use std::time::{Duration, Instant};
 
-use crate::checkpoint::checkpoint;
+use crate::checkpoint::runtime_checkpoint;
 use crate::wait::{deliver_current, park_until, Woke};
 
 /// Sleeps for `dur`, like [`std::thread::sleep`], but a kill wakes the
@@ -61,7 +61,7 @@ fn sleep_forever() {
 /// assert!(t.join().unwrap_err().is_terminated());
 /// ```
 pub fn park() {
-    checkpoint();
+    runtime_checkpoint();
     let mut first = true;
     if park_until(None, || !std::mem::take(&mut first)) == Woke::Killed {
         deliver_current();
@@ -76,7 +76,7 @@ pub fn park() {
 /// killable::park_timeout(std::time::Duration::from_millis(1));
 /// ```
 pub fn park_timeout(dur: Duration) {
-    checkpoint();
+    runtime_checkpoint();
     let deadline = Instant::now().checked_add(dur);
     let mut first = true;
     if park_until(deadline, || !std::mem::take(&mut first)) == Woke::Killed {
