@@ -468,7 +468,9 @@ pub mod __private {
     // `chunked!(source)`: the iterator-chain source wrapper (killable-core's
     // `chunked` module).
     pub use killable_core::__killable_chunked as chunked;
-    // The chunks of strip-mined `for` loops (killable-core's `strip` module).
+    // The chunks of strip-mined `for` loops (killable-core's `strip` module),
+    // and `strip!(iter)`, which chooses them (the same name, a macro).
+    pub use killable_core::__killable_strip as strip;
     pub use killable_core::strip;
 
     /// Test support: deterministic kill points (see `tests/killpoint.rs`).

@@ -23,23 +23,24 @@
 //! 8. `trace`: `tracing` events (feature `tracing`)
 //! 9. `error`: `JoinError`, `Payload`, `TimedOut`; contained drops
 //! 10. `checkpoint`: delivery of a pending kill
-//! 11. `strip`: chunks of strip-mined loops (for the macro)
-//! 12. `chunked`: iterator sources checked once per chunk (for the macro)
-//! 13. `shield`: holding kills back
-//! 14. `catch`: catching a raised value
-//! 15. `timer`: the deadline timer thread
-//! 16. `wait`: the one way anything blocks
-//! 17. `stall`: the stalled-kill warning (feature `tracing`)
-//! 18. `killer`: `Killer`
-//! 19. `registry`: every live killable thread
-//! 20. `spawn`: how a killable thread starts and ends
-//! 21. `thread`: `Builder`, `KillableThread`
-//! 22. `scope`: scoped killable threads
-//! 23. `timeout`: `with_timeout`, `with_deadline`
-//! 24. `interrupt`: `interruptible`, hooks for non-killable calls
-//! 25. `sync`: killable sleep, mutex, condvar, channels
-//! 26. `cancel`: `CancelToken`
-//! 27. `io`: killable blocking I/O
+//! 11. `chunk`: the chunk size and the probe `strip` and `chunked` share
+//! 12. `strip`: chunks of strip-mined loops (for the macro)
+//! 13. `chunked`: iterator sources checked once per chunk (for the macro)
+//! 14. `shield`: holding kills back
+//! 15. `catch`: catching a raised value
+//! 16. `timer`: the deadline timer thread
+//! 17. `wait`: the one way anything blocks
+//! 18. `stall`: the stalled-kill warning (feature `tracing`)
+//! 19. `killer`: `Killer`
+//! 20. `registry`: every live killable thread
+//! 21. `spawn`: how a killable thread starts and ends
+//! 22. `thread`: `Builder`, `KillableThread`
+//! 23. `scope`: scoped killable threads
+//! 24. `timeout`: `with_timeout`, `with_deadline`
+//! 25. `interrupt`: `interruptible`, hooks for non-killable calls
+//! 26. `sync`: killable sleep, mutex, condvar, channels
+//! 27. `cancel`: `CancelToken`
+//! 28. `io`: killable blocking I/O
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_debug_implementations)]
@@ -105,6 +106,8 @@ std_only! {
 /// chains `#[killable]` instruments. Not public API: no semver guarantees.
 // Outside `std_only!`: it defines a `#[macro_export]` macro, which must not
 // come from a macro expansion to be reachable by path.
+#[cfg(not(loom))]
+mod chunk;
 #[cfg(not(loom))]
 #[doc(hidden)]
 pub mod chunked;

@@ -5,7 +5,7 @@
 //! `strip.rs`) into an outer loop that passes a checkpoint and an inner
 //! `for` over one chunk of at most [`CHUNK`](crate::strip::CHUNK) items. How a chunk is cut is
 //! chosen here, from the iterator's *type*, by method resolution on
-//! [`Probe`](crate::strip::Probe) (autoref-based specialization, as in `chunked`):
+//! [`Probe`](crate::chunk::Probe) (autoref-based specialization, as in `chunked`):
 //!
 //! | iterator | chunk | end of the loop |
 //! | --- | --- | --- |
@@ -15,18 +15,17 @@
 //! Why ranges get their own chunk: `take` gives the inner loop two exits
 //! (the count and the range's end), so LLVM can neither compute its trip
 //! count nor unroll it, and a dependency chain such as
-//! `x = x.wrapping_mul(A).wrapping_add(C)` ran 1.8x to 8x slower than
-//! without the attribute. A counted inner loop over `0..n`, whose start
+//! `x = x.wrapping_mul(A).wrapping_add(C)` ran several times slower than
+//! without the attribute (`cargo bench --bench perf -- kernels`). A counted inner loop over `0..n`, whose start
 //! advances by exactly `CHUNK` from one chunk to the next, is the loop
 //! LLVM sees without the attribute, cut in pieces: it unrolls and
 //! reassociates it the same way.
 //!
 //! In generic code, where the iterator's type is a parameter, the probe
 //! falls back to `take`. For a loop body that indexes (`c[i] += b[i]`) the
-//! attribute skips the probe and takes [`IterTag`](crate::strip::IterTag) at once: a counted
-//! chunk's setup costs about 60 instructions per run of the loop, which a
-//! short bounds-checked loop pays in full (matmul rows of 96: 1.25x of
-//! plain with counted chunks, 1.07x with `take`).
+//! attribute skips the probe and takes [`TakeTag`](crate::strip::TakeTag) at once: a counted
+//! chunk's setup runs each time the loop starts, which a short
+//! bounds-checked loop pays in full (the bench's matmul kernel).
 //!
 //! Input: `for i in 0..n { BODY }` with `n: u64` (after the attribute).
 //! Output, in effect:
@@ -42,11 +41,7 @@
 use core::iter::{FusedIterator, Take};
 use core::ops::{Range, RangeInclusive};
 
-/// Iterations between two checkpoints of a strip-mined loop. A cheap body
-/// costs nanoseconds per iteration, so a chunk delays a kill by
-/// microseconds (the benches measure it) while the check's cost per
-/// iteration vanishes.
-pub const CHUNK: usize = 1024;
+pub use crate::chunk::{Probe, CHUNK};
 
 /// An integer type's range arithmetic: the counted chunks here, and the
 /// split ranges of `chunked`.
@@ -136,9 +131,9 @@ impl<T: Int> IntRange for RangeInclusive<T> {
     }
 }
 
-/// The value the attribute probes: `(&&&Probe(&iter)).__killable_strip()`
-/// finds the method of the first impl of [`Kind`] that `iter`'s type
-/// satisfies, most specific first.
+/// `strip!(iter)`: the chunks of `iter`, cut the way its type allows (see
+/// the module docs); `strip!(take iter)` takes the `take` chunks at once.
+/// Used by `#[killable]` as `::killable::__private::strip!`; not public API.
 ///
 /// # Examples
 ///
@@ -146,10 +141,11 @@ impl<T: Int> IntRange for RangeInclusive<T> {
 /// its checkpoint:
 ///
 /// ```
-/// use killable::__private::strip::{Kind as _, Probe, CHUNK};
+/// use killable::__private::strip; // the macro, and the module
+/// use killable::__private::strip::CHUNK;
 ///
 /// let iter = 0..3000u64;
-/// let mut src = (&&&Probe(&iter)).__killable_strip().source(iter);
+/// let mut src = strip!(iter);
 /// let (mut s, mut chunks) = (0, 0);
 /// loop {
 ///     let mut seen = 0;
@@ -165,21 +161,32 @@ impl<T: Int> IntRange for RangeInclusive<T> {
 /// assert_eq!(s, (0..3000).sum::<u64>());
 /// assert_eq!(chunks, 3000usize.div_ceil(CHUNK));
 /// ```
-#[derive(Debug)]
-pub struct Probe<'a, T>(pub &'a T);
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __killable_strip {
+    (take $iter:ident) => {
+        $crate::strip::TakeTag.source($iter)
+    };
+    ($iter:ident) => {{
+        use $crate::strip::StripKind as _;
+        (&&&$crate::strip::Probe(&$iter))
+            .__killable_strip()
+            .source($iter)
+    }};
+}
 
 /// Chooses [`RangeSource`].
 #[derive(Debug, Clone, Copy)]
 pub struct RangeTag;
-/// Chooses [`IterSource`].
+/// Chooses [`IterSource`], the `take` chunks.
 #[derive(Debug, Clone, Copy)]
-pub struct IterTag;
+pub struct TakeTag;
 
 /// The one trait the probe resolves through: each impl is on a different
 /// number of references to `Probe`, and method resolution picks the one with
 /// the most references that `iter`'s type satisfies. One trait, so the
 /// generated `use` is always used (`#![forbid(unused_imports)]` holds).
-pub trait Kind {
+pub trait StripKind {
     /// The tag whose `source` builds the chunks.
     type Tag;
     /// See [`Probe`].
@@ -187,7 +194,7 @@ pub trait Kind {
 }
 
 /// First choice: an integer range.
-impl<R: IntRange> Kind for &&Probe<'_, R> {
+impl<R: IntRange> StripKind for &&Probe<'_, R> {
     type Tag = RangeTag;
     #[inline(always)]
     fn __killable_strip(&self) -> RangeTag {
@@ -196,11 +203,11 @@ impl<R: IntRange> Kind for &&Probe<'_, R> {
 }
 
 /// Second choice: any iterator.
-impl<I: Iterator> Kind for &Probe<'_, I> {
-    type Tag = IterTag;
+impl<I: Iterator> StripKind for &Probe<'_, I> {
+    type Tag = TakeTag;
     #[inline(always)]
-    fn __killable_strip(&self) -> IterTag {
-        IterTag
+    fn __killable_strip(&self) -> TakeTag {
+        TakeTag
     }
 }
 
@@ -212,7 +219,7 @@ impl RangeTag {
     }
 }
 
-impl IterTag {
+impl TakeTag {
     /// The chunks of any iterator.
     #[inline(always)]
     pub fn source<I: Iterator>(self, iter: I) -> IterSource<I> {
@@ -312,8 +319,8 @@ pub struct RangeChunk<T> {
 impl<T> RangeChunk<T> {
     /// `len` integers from `lo`, counted from zero rather than `lo..lo +
     /// len`: with `Range`'s `next` LLVM no longer sees that `lo` is a
-    /// multiple of `CHUNK` (a `wrapping_add(i | 1)` chain measured 1.8x
-    /// instead of 0.6x).
+    /// multiple of `CHUNK`, and a `wrapping_add(i | 1)` chain stops
+    /// unrolling.
     #[inline(always)]
     fn new(lo: T, len: usize) -> Self {
         RangeChunk { lo, next: 0, len }
@@ -361,7 +368,7 @@ impl<I: Iterator> IterSource<I> {
     #[inline(always)]
     pub fn advance(&mut self, seen: usize) -> bool {
         // `>=`, not `==`: with `==`, LLVM kept `seen` as a counter in the
-        // vectorized loop (14% more instructions in a slice sum) instead of
+        // vectorized loop (more instructions in a slice sum) instead of
         // deriving it from the trip count.
         seen >= CHUNK
     }
@@ -376,7 +383,7 @@ mod tests {
     macro_rules! strip {
         ($iter:expr) => {{
             let iter = $iter;
-            use crate::strip::Kind as _;
+            use crate::strip::StripKind as _;
             let mut src = (&&&Probe(&iter)).__killable_strip().source(iter);
             let (mut items, mut chunks) = (Vec::new(), Vec::new());
             loop {
@@ -405,7 +412,7 @@ mod tests {
     macro_rules! source_kind {
         ($iter:expr) => {{
             let iter = $iter;
-            use crate::strip::Kind as _;
+            use crate::strip::StripKind as _;
             kind(&(&&&Probe(&iter)).__killable_strip().source(iter))
         }};
     }
@@ -436,7 +443,7 @@ mod tests {
         // decides, after it, that the items are `u8`.
         let mut total: u8 = 0;
         let iter = 0..10;
-        use crate::strip::Kind as _;
+        use crate::strip::StripKind as _;
         let mut src = (&&&Probe(&iter)).__killable_strip().source(iter);
         loop {
             let mut seen = 0;

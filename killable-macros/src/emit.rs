@@ -40,22 +40,6 @@ impl Emit {
     /// is absolute (`::killable::…` or the user's own `crate = path`), so resolving it at the
     /// user's span changes nothing beyond 2015's usual `extern crate killable;`.
     pub(crate) fn check_at(&self, at: Span) -> Stmt {
-        fn respan(tokens: TokenStream, at: Span) -> TokenStream {
-            tokens
-                .into_iter()
-                .map(|mut tt| {
-                    if let proc_macro2::TokenTree::Group(g) = &tt {
-                        let mut group =
-                            proc_macro2::Group::new(g.delimiter(), respan(g.stream(), at));
-                        group.set_span(at);
-                        tt = proc_macro2::TokenTree::Group(group);
-                    } else {
-                        tt.set_span(at);
-                    }
-                    tt
-                })
-                .collect()
-        }
         syn::parse2(respan(self.check.to_token_stream(), at))
             .expect("a checkpoint call parses as a statement")
     }
@@ -63,4 +47,22 @@ impl Emit {
     pub(crate) fn krate(&self) -> &syn::Path {
         &self.krate
     }
+}
+
+/// `tokens` with every token spanned at `at`: a generated path or call reported (or resolved,
+/// for `Location::caller`) where the user's code is. Groups are re-spanned too.
+pub(crate) fn respan(tokens: TokenStream, at: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tt| {
+            if let proc_macro2::TokenTree::Group(g) = &tt {
+                let mut group = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), at));
+                group.set_span(at);
+                tt = proc_macro2::TokenTree::Group(group);
+            } else {
+                tt.set_span(at);
+            }
+            tt
+        })
+        .collect()
 }

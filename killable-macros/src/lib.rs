@@ -37,12 +37,7 @@
 //!         match ::core::iter::IntoIterator::into_iter(&primes) {
 //!             __killable_iter => {
 //!                 // the chunks: counted ones for an integer range, `take(1024)` for this one
-//!                 let mut __killable_src = {
-//!                     use ::killable::__private::strip::Kind as _;
-//!                     (&&&::killable::__private::strip::Probe(&__killable_iter))
-//!                         .__killable_strip()
-//!                         .source(__killable_iter)
-//!                 };
+//!                 let mut __killable_src = ::killable::__private::strip!(__killable_iter);
 //!                 '__killable_chunks: loop {
 //!                     ::killable::__private::checkpoint(); // once per 1024 iterations
 //!                     let mut __killable_seen: usize = 0;
@@ -152,8 +147,7 @@
 //!
 //! ## Strip-mining cheap `for` loops
 //!
-//! A check inside a loop is an atomic load, and LLVM does not vectorize across it: a slice sum
-//! measured 3.4x slower with one per iteration. So a `for` loop whose body is straight-line code
+//! A check inside a loop is an atomic load, and LLVM does not vectorize across it. So a `for` loop whose body is straight-line code
 //! (no call other than the cheap methods above, no macro, closure or nested loop) over an
 //! iterator whose `next` is cheap (a range, a place such as `v`, `&v`, `&mut self.items`, or
 //! `iter`, `iter_mut`, `bytes`, `chars`, `chunks`, `windows`, `keys`, `values` on a place, through
@@ -161,22 +155,19 @@
 //! chunks of 1024 iterations with the check between chunks, as shown above. `break` and
 //! `break 'label` become a break out of both loops, `continue` and labels work as written, and the
 //! outer `match` is the one the compiler's own `for` desugaring uses, so temporaries in the
-//! iterator expression live exactly as long. Measured at about 1.01x of the unchecked loop. The
-//! cost: a kill waits for up to 1024 iterations of a cheap body, microseconds.
+//! iterator expression live exactly as long; the chunked loop runs about as fast as the
+//! unchecked one (`cargo bench --bench perf -- kernels` measures both). The cost: a kill waits for up to 1024 iterations of a cheap body, microseconds.
 //!
 //! How the chunks are cut is chosen from the iterator's type, by method resolution at the call
 //! site (killable-core's `strip` module):
 //! - an integer `Range` or `RangeInclusive` is walked in *counted* chunks (`lo + 0`, `lo + 1`, …,
 //!   the length computed up front, `lo` advancing by exactly 1024), which is the loop LLVM
-//!   unrolls and reassociates without the attribute: a `x.wrapping_mul(K).wrapping_add(i | 1)`
-//!   chain runs at 0.56x of plain (LLVM sees that `i` starts each chunk at a multiple of 1024),
-//!   where `take` gave a loop with two exits that LLVM would not unroll (1.8x; 8x for a
-//!   constant increment);
+//!   unrolls and reassociates without the attribute (LLVM sees that `i` starts each chunk at a
+//!   multiple of 1024), where `take` gives a loop with two exits that LLVM does not unroll;
 //! - any other iterator, and a range in generic code, is walked with `by_ref().take(1024)`;
 //! - a range in a body that indexes (`c[i] += a * b[i]`) is walked with `take` too: the counted
-//!   chunk's setup costs about 60 instructions each time the loop starts, which a short
-//!   bounds-checked loop pays in full (matmul rows of 96: 1.25x with counted chunks, 1.07x with
-//!   `take`).
+//!   chunk's setup runs each time the loop starts, which a short bounds-checked loop pays in
+//!   full (the bench's matmul kernel).
 //!
 //! The judgement is
 //! syntactic: a `for` loop with a trivial body over a *blocking* iterator held in a variable
@@ -186,8 +177,7 @@
 //! ## Iterator chains: one check per chunk of items
 //!
 //! A check at the entry of every closure of `v.iter().map(|&x| x * 3).sum()` is an atomic load
-//! in the loop that std's `fold` runs, which LLVM cannot vectorize: it measured 1.2x to 10x
-//! slower than the chain without the attribute. So when a chain starts from a source
+//! in the loop that std's `fold` runs, which LLVM cannot vectorize. So when a chain starts from a source
 //! recognized by its syntax (a range such as `(0..n)`, `(1..=n)` or `(0..)`, or `iter`,
 //! `iter_mut`, `into_iter`, `chars`, `bytes`, `char_indices`, `chunks`, `windows`, `keys`,
 //! `values` on a place), and a closure passed to one of std's `Iterator` adapters or consumers
@@ -199,10 +189,11 @@
 //! - slice iterators, integer ranges and `Chars` are cut into chunks of 1024 items (bytes for
 //!   `Chars`), with one check per chunk; each chunk runs the source's own `fold`, so `sum`,
 //!   `for_each`, `collect`, `max_by_key` vectorize as they do without the attribute, and `find`,
-//!   `position`, `any`, `all` search a chunk at a time (measured 0.95x to 1.05x);
+//!   `position`, `any`, `all` search a chunk at a time;
 //! - a `zip` of slice iterators (`iter()`, `iter().copied()`), integer ranges or such zips is
 //!   folded a chunk at a time through `clone().take(1024)`, which std folds by index as it does
-//!   the whole zip, then skipped with `nth`: a dot product measured 1.06x (2.0x with a counter);
+//!   the whole zip, then skipped with `nth` (a counter would keep a dot product from
+//!   vectorizing);
 //! - other std iterators whose `next` is cheap and never blocks (`bytes`, `windows`, map and
 //!   set iterators, `vec::IntoIter`, `(0..)`, and `zip`, `enumerate`, `take`, `step_by`,
 //!   `chain` of those) get one check per 1024 items they hand out;
@@ -327,9 +318,8 @@
 //!   lookup of the generated `__killable_strip` method whose unmet bound is `Iterator`.
 //! - Iterator chains whose source is wrapped whole with a counter (`v.iter().skip(1).take(n)`,
 //!   `v.iter().enumerate()`, a `zip` with a side that is not a slice iterator or a range) are
-//!   checked once per 1024 items but no longer vectorize: measured 1.3x (`enumerate`) to 3.5x
-//!   (`skip(..).take(..)`) slower than without the attribute; cutting them like a `zip` measured
-//!   slower still. A chain whose closures call
+//!   checked once per 1024 items but no longer vectorize (`cargo bench --bench perf -- kernels`
+//!   shows by how much); cutting them like a `zip` measured slower still. A chain whose closures call
 //!   something keeps a check per call, as before. A source that the syntax suggests but whose
 //!   type is not an iterator at all (your type's `iter()` returning something with its own
 //!   `map`) is left as it is, and its straight-line closures go unchecked; put `#[killable]` on

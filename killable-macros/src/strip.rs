@@ -1,7 +1,7 @@
 //! Strip-mining: one check per chunk of iterations for cheap `for` loops.
 //!
 //! A check on every iteration is an atomic load in the loop, and LLVM does not vectorize
-//! across it: a slice sum measured 3.4x slower with one. A `for` loop whose body is
+//! across it. A `for` loop whose body is
 //! straight-line code (no call, method call, macro call, closure or nested loop) over an
 //! iterator whose `next` is cheap is therefore split into chunks of `CHUNK` (1024) iterations,
 //! with the check between chunks; the inner loop is a plain `for` that LLVM optimizes as
@@ -12,14 +12,11 @@
 //! 'user: for PAT in EXPR { BODY }
 //! ```
 //! Output (`'chunks`, `iter`, `src` and `seen` are hygienic: user code cannot name them;
-//! `STRIP` is `::killable::__private::strip`):
+//! `STRIP!` is `::killable::__private::strip!`, killable-core's `strip` module's macro):
 //! ```text
 //! match ::core::iter::IntoIterator::into_iter(EXPR) {
 //!     iter => {
-//!         let mut src = {
-//!             use STRIP::Kind as _;
-//!             (&&&STRIP::Probe(&iter)).__killable_strip().source(iter)
-//!         };
+//!         let mut src = STRIP!(iter);   // `STRIP!(take iter)` for a body that indexes
 //!         'chunks: loop {
 //!             CP;
 //!             let mut seen: usize = 0;
@@ -131,21 +128,20 @@ pub(crate) fn rewrite(f: ExprForLoop, emit: &Emit) -> Expr {
     let into_iter = quote_spanned!(at=> ::core::iter::IntoIterator::into_iter);
     let label = label.map(ToTokens::into_token_stream);
     let strip = quote_spanned!(hygienic=> #krate::__private::strip);
-    // Counted chunks make an integer range's loop the one LLVM unrolls without the attribute
-    // (a `wrapping_mul` chain: 0.6x of plain instead of 1.8x with `take`), but their setup
-    // costs about 60 instructions each time the loop starts, which a short loop with bounds
-    // checks pays in full (matmul rows of 96: 1.25x instead of 1.08x). So a body that indexes
+    // Counted chunks make an integer range's loop the one LLVM unrolls without the attribute,
+    // but their setup runs each time the loop starts, which a short loop with bounds checks
+    // pays in full (`cargo bench --bench perf -- kernels`: matmul). So a body that indexes
     // keeps `take` for ranges too.
     // Located at the user's expression, so that a non-iterator is reported there.
     let near = hygienic.located_at(at);
     let iter_at = syn::Ident::new("__killable_iter", near);
+    // The macro's path too: rustc reports an error inside a `macro_rules!` expansion at the
+    // invocation's path.
+    let strip_at = crate::emit::respan(strip, near);
     let source = if indexes {
-        quote_spanned!(near=> #strip::IterTag.source(#iter_at))
+        quote_spanned!(near=> #strip_at!(take #iter_at))
     } else {
-        quote_spanned! {near=> {
-            use #strip::Kind as _;
-            (&&&#strip::Probe(&#iter_at)).__killable_strip().source(#iter_at)
-        }}
+        quote_spanned!(near=> #strip_at!(#iter_at))
     };
     // The chunks borrow what the user's iterator borrowed: rustc's "borrow later used here"
     // points at the generated `src.chunk()` and `src.advance(..)`, so they are located at the
@@ -303,13 +299,11 @@ mod source_tests {
         let indexing = expansion(parse_quote!(for j in 0..n {
             c[j] += a * b[j];
         }));
-        assert!(indexing.contains("IterTag . source"), "{indexing}");
-        assert!(!indexing.contains("Probe"), "{indexing}");
+        assert!(indexing.contains("strip ! (take"), "{indexing}");
 
         let arithmetic = expansion(parse_quote!(for i in 0..n {
             x = x.wrapping_mul(A).wrapping_add(i);
         }));
-        assert!(arithmetic.contains("Probe"), "{arithmetic}");
-        assert!(!arithmetic.contains("IterTag"), "{arithmetic}");
+        assert!(!arithmetic.contains("take"), "{arithmetic}");
     }
 }

@@ -84,7 +84,7 @@ std_cheap_ranges!(u8 u16 u32 u64 u128 usize i8 i16 i32 i64 i128 isize);
 /// them folds through `clone().take(n)` as fast as whole (std's `Take`
 /// folds such a zip by index too), and `nth` skips `n` items of it in
 /// constant time. They get a `ZipChunked` wrapper, where `Counted` measured
-/// 2x slower than no wrapper on a dot product (`a.iter().zip(b.iter())`):
+/// slower than no wrapper on a dot product (`a.iter().zip(b.iter())`):
 /// its item-at-a-time loop is not the indexed one LLVM vectorizes.
 ///
 /// `cloned()` is left out: `nth` on its zip would clone the skipped items

@@ -4,8 +4,8 @@
 //!
 //! A checkpoint at the entry of every closure of
 //! `v.iter().map(|&x| x * 3).sum()` is an atomic load inside the loop that
-//! std's `fold` runs, and LLVM does not vectorize across it (measured 1.2x
-//! to 10x slower). So, for a chain whose source the attribute recognizes by
+//! std's `fold` runs, and LLVM does not vectorize across it (`cargo bench
+//! --bench perf -- kernels` measures by how much). So, for a chain whose source the attribute recognizes by
 //! its syntax (a range, or `iter`, `iter_mut`, `into_iter`, `chars`, `bytes`,
 //! `windows`, `chunks`, `keys`, `values`, … on a place, with the `zip`,
 //! `enumerate`, `take`, `step_by` or `chain` right after it, if any), it
@@ -32,10 +32,7 @@
 //! in the same order, with the same `size_hint`, `len`, `rev`, `Clone` and
 //! `Debug` output, and checkpoints in `next`, `fold` and the searches.
 
-/// Items between two checkpoints of a `Chunked` or `Counted` source
-/// (bytes, for `Chars`). A straight-line closure costs nanoseconds per item,
-/// so a chunk delays a kill by microseconds.
-pub const CHUNK: usize = 1024;
+pub use crate::chunk::{Probe, CHUNK};
 
 /// Forwards what every wrapper forwards unchanged: `Clone`, a transparent
 /// `Debug` (a chain prints as it does without the attribute),
@@ -139,7 +136,7 @@ pub use checked::Checked;
 pub use chunks::Chunked;
 pub use counted::Counted;
 pub use kinds::{StdCheap, ZipPart};
-pub use probe::{IterTag, Kind, OpaqueTag, Probe, SplitTag, StdTag, ZipTag};
+pub use probe::{CheckedTag, ChunkKind, OpaqueTag, SplitTag, StdTag, ZipTag};
 pub use split::Split;
 pub use zip::ZipChunked;
 
@@ -161,7 +158,7 @@ macro_rules! __killable_chunked {
     ($source:expr) => {
         match $source {
             source => {
-                use $crate::chunked::Kind as _;
+                use $crate::chunked::ChunkKind as _;
                 (&&&&&$crate::chunked::Probe(&source))
                     .__killable_kind()
                     .wrap(source)

@@ -1,12 +1,6 @@
 //! The choice of wrapper, by method resolution on `Probe` (autoref-based specialization).
 
-use super::{Budget, Checked, Chunked, Counted, Split, StdCheap, ZipChunked, ZipPart};
-
-/// The value [`chunked!`](crate::__killable_chunked) probes: `&&&&&Probe(&x)`
-/// finds the `__killable_kind` method of the first impl of [`Kind`] that
-/// `x`'s type satisfies, most specific first.
-#[derive(Debug)]
-pub struct Probe<'a, T>(pub &'a T);
+use super::{Budget, Checked, Chunked, Counted, Probe, Split, StdCheap, ZipChunked, ZipPart};
 
 /// Chooses `Chunked`.
 #[derive(Debug, Clone, Copy)]
@@ -19,7 +13,7 @@ pub struct ZipTag;
 pub struct StdTag;
 /// Chooses `Checked`.
 #[derive(Debug, Clone, Copy)]
-pub struct IterTag;
+pub struct CheckedTag;
 /// Leaves a value that is not an iterator as it is.
 #[derive(Debug, Clone, Copy)]
 pub struct OpaqueTag;
@@ -29,7 +23,7 @@ pub struct OpaqueTag;
 /// receiver `&&&&&Probe` and then each dereference of it, picks the impl
 /// with the most references that `x`'s type satisfies. One trait, so the
 /// generated `use` is always used (`#![forbid(unused_imports)]` holds).
-pub trait Kind {
+pub trait ChunkKind {
     /// The tag whose `wrap` builds the wrapper.
     type Tag;
     /// See `Probe`.
@@ -37,7 +31,7 @@ pub trait Kind {
 }
 
 /// First choice: a `Split` source.
-impl<I: Split> Kind for &&&&Probe<'_, I> {
+impl<I: Split> ChunkKind for &&&&Probe<'_, I> {
     type Tag = SplitTag;
     #[inline(always)]
     fn __killable_kind(&self) -> SplitTag {
@@ -46,7 +40,7 @@ impl<I: Split> Kind for &&&&Probe<'_, I> {
 }
 
 /// Second choice: a zip of `ZipPart`s.
-impl<A: ZipPart, B: ZipPart> Kind for &&&Probe<'_, core::iter::Zip<A, B>> {
+impl<A: ZipPart, B: ZipPart> ChunkKind for &&&Probe<'_, core::iter::Zip<A, B>> {
     type Tag = ZipTag;
     #[inline(always)]
     fn __killable_kind(&self) -> ZipTag {
@@ -55,7 +49,7 @@ impl<A: ZipPart, B: ZipPart> Kind for &&&Probe<'_, core::iter::Zip<A, B>> {
 }
 
 /// Third choice: a `StdCheap` source.
-impl<I: StdCheap> Kind for &&Probe<'_, I> {
+impl<I: StdCheap> ChunkKind for &&Probe<'_, I> {
     type Tag = StdTag;
     #[inline(always)]
     fn __killable_kind(&self) -> StdTag {
@@ -64,16 +58,16 @@ impl<I: StdCheap> Kind for &&Probe<'_, I> {
 }
 
 /// Fourth choice: any iterator.
-impl<I: Iterator> Kind for &Probe<'_, I> {
-    type Tag = IterTag;
+impl<I: Iterator> ChunkKind for &Probe<'_, I> {
+    type Tag = CheckedTag;
     #[inline(always)]
-    fn __killable_kind(&self) -> IterTag {
-        IterTag
+    fn __killable_kind(&self) -> CheckedTag {
+        CheckedTag
     }
 }
 
 /// Last choice: anything else.
-impl<T> Kind for Probe<'_, T> {
+impl<T> ChunkKind for Probe<'_, T> {
     type Tag = OpaqueTag;
     #[inline(always)]
     fn __killable_kind(&self) -> OpaqueTag {
@@ -114,7 +108,7 @@ impl StdTag {
     }
 }
 
-impl IterTag {
+impl CheckedTag {
     /// Wraps any other iterator.
     #[inline(always)]
     pub fn wrap<I: Iterator>(self, inner: I) -> Checked<I> {

@@ -283,13 +283,13 @@ fn counted_and_checked_agree_with_plain_iteration() {
             s.bytes()
                 .rfold(0usize, |a, b| a.wrapping_mul(31) + b as usize)
         );
-        assert_eq!(IterTag.wrap(s.bytes()).rev().collect::<Vec<_>>(), {
+        assert_eq!(CheckedTag.wrap(s.bytes()).rev().collect::<Vec<_>>(), {
             let mut p = plain.clone();
             p.reverse();
             p
         });
         assert_eq!(StdTag.wrap(s.bytes()).nth(1500), s.bytes().nth(1500));
-        assert_eq!(IterTag.wrap(s.bytes()).len(), plain.len());
+        assert_eq!(CheckedTag.wrap(s.bytes()).len(), plain.len());
     }
 }
 
@@ -298,5 +298,5 @@ fn debug_output_is_the_sources() {
     let v = [1, 2, 3];
     assert_eq!(format!("{:?}", wrap(v.iter())), format!("{:?}", v.iter()));
     assert_eq!(format!("{:?}", StdTag.wrap(0..3)), "0..3");
-    assert_eq!(format!("{:?}", IterTag.wrap(0..3)), "0..3");
+    assert_eq!(format!("{:?}", CheckedTag.wrap(0..3)), "0..3");
 }
