@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
+mod support;
+
 use killable::{
     catch, checkpoint, interruptible, io::Killable, registry, scope, shield, with_timeout,
     CancelToken, Cancelled, KillableThread, TimedOut,
@@ -21,60 +23,13 @@ use killable::{
 /// "At once" on a noisy shared machine; a real hang takes forever.
 const BOUND: Duration = Duration::from_secs(10);
 
-/// Runs `body` in a fresh child process running only the test `name`, under
-/// a watchdog, and fails if the child aborts, hangs, fails, or leaves a
-/// killable thread registered.
+/// `support::isolated` with this file's bounds.
 fn isolated(name: &str, body: impl FnOnce()) {
-    if std::env::var_os("KILLABLE_HOSTILE2_CHILD").is_some() {
-        let done = Arc::new(AtomicBool::new(false));
-        let d = done.clone();
-        let label = name.to_string();
-        std::thread::spawn(move || {
-            let start = Instant::now();
-            while start.elapsed() < 6 * BOUND {
-                if d.load(SeqCst) {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            eprintln!("{label}: HANG (watchdog fired after {:?})", 6 * BOUND);
-            std::process::exit(3);
-        });
-        body();
-        let deadline = Instant::now() + BOUND;
-        while !registry::threads().is_empty() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let left = registry::threads();
-        done.store(true, SeqCst);
-        assert!(left.is_empty(), "{name}: registry leak: {left:?}");
-        return;
-    }
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            name,
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-            "--include-ignored",
-        ])
-        .env("KILLABLE_HOSTILE2_CHILD", "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("1 passed"),
-        "{name}: child failed: {:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        out.status
-    );
+    support::isolated(name, BOUND, 6 * BOUND, body);
 }
 
 fn join_in_time<T>(t: KillableThread<T>) -> Result<T, killable::JoinError> {
-    match t.join_timeout(BOUND) {
-        Ok(r) => r,
-        Err(_) => panic!("join did not end within {BOUND:?}"),
-    }
+    support::join_within(t, BOUND)
 }
 
 fn spin() -> ! {
