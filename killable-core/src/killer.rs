@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::thread::{Thread, ThreadId};
 
 use crate::entry::Entry;
+use crate::state::{ClaimedHook, Inner};
+use crate::timer::{self, TimerKey};
 
 /// A handle that can raise into or terminate a killable thread, but not join
 /// it. Cheap to clone; `Send + Sync`, so a watchdog or a signal handler thread
@@ -177,4 +179,27 @@ impl fmt::Debug for Killer {
             .field("alive", &self.is_alive())
             .finish()
     }
+}
+
+/// Schedules a deadline's kill of the state `inner` at `at`: `claim` records
+/// it (if the state still exists) and claims the `interruptible` hook to run,
+/// which a hook runner then runs; the stalled-kill watcher is told. No event
+/// is emitted here: a subscriber must not hold up the timer thread.
+pub(crate) fn at_deadline(
+    at: std::time::Instant,
+    inner: &Arc<Inner>,
+    claim: impl FnOnce(&Inner) -> Option<ClaimedHook<'_>> + Send + 'static,
+) -> TimerKey {
+    let weak = Arc::downgrade(inner);
+    timer::schedule(
+        at,
+        Box::new(move || {
+            if let Some(inner) = weak.upgrade() {
+                if let Some(hook) = claim(&inner) {
+                    timer::run_hook_later(hook, inner.clone());
+                }
+                crate::stall::kick();
+            }
+        }),
+    )
 }

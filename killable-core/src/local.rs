@@ -73,13 +73,35 @@ pub(crate) fn set_current(inner: *const Inner) -> *const Inner {
     LOCAL.with(|l| l.current.replace(inner))
 }
 
+/// `inner` installed as the current thread's state until this is dropped,
+/// which puts the previous one back. Whoever holds it keeps `inner` alive
+/// at least as long (the slot's contract, see [`set_current`]).
+pub(crate) struct Installed {
+    prev: *const Inner,
+}
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        set_current(self.prev);
+    }
+}
+
+/// See [`Installed`]: the one way a state is installed (a killable thread's
+/// body, a scope that makes a thread killable).
+pub(crate) fn install(inner: &std::sync::Arc<Inner>) -> Installed {
+    Installed {
+        prev: set_current(std::sync::Arc::as_ptr(inner)),
+    }
+}
+
 /// The current thread's state for the duration of a scope (`with_timeout`,
 /// `CancelToken::run`): its own if it is killable, else a fresh one that
 /// makes it killable until this is dropped.
 pub(crate) struct Adopted {
+    /// For a fresh state. Declared first, so dropped first: the previous
+    /// state is back before `inner` is released.
+    _installed: Option<Installed>,
     inner: std::sync::Arc<Inner>,
-    /// The slot's value to restore, for a fresh state.
-    restore: Option<*const Inner>,
 }
 
 impl Adopted {
@@ -88,30 +110,19 @@ impl Adopted {
     }
 }
 
-impl Drop for Adopted {
-    fn drop(&mut self) {
-        // Before `inner` is released (fields drop after this), as the
-        // slot's contract requires.
-        if let Some(prev) = self.restore {
-            set_current(prev);
-        }
-    }
-}
-
 /// See [`Adopted`].
 pub(crate) fn adopt() -> Adopted {
     match current_arc() {
         Some(inner) => Adopted {
+            _installed: None,
             inner,
-            restore: None,
         },
         None => {
             let inner = std::sync::Arc::new(Inner::new());
             inner.set_thread(std::thread::current());
-            let prev = set_current(std::sync::Arc::as_ptr(&inner));
             Adopted {
+                _installed: Some(install(&inner)),
                 inner,
-                restore: Some(prev),
             }
         }
     }

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use crate::checkpoint::deliver_pending;
 use crate::entry::{self, Entry};
+use crate::killer::at_deadline;
 use crate::error::{drop_contained, JoinError, Payload};
 use crate::local;
 use crate::state::Kill;
@@ -186,12 +187,12 @@ pub(crate) fn run<T>(
     /// deliver.
     struct Exit<'a> {
         entry: &'a Arc<Entry>,
-        prev: *const crate::state::Inner,
+        installed: Option<local::Installed>,
         timer: Option<TimerKey>,
     }
     impl Drop for Exit<'_> {
         fn drop(&mut self) {
-            local::set_current(self.prev);
+            drop(self.installed.take());
             if let Some(key) = self.timer.take() {
                 timer::cancel(key);
             }
@@ -207,24 +208,13 @@ pub(crate) fn run<T>(
     let me = std::thread::current();
     entry.state.set_thread(me.clone());
     let _ = entry.thread.set(me);
-    let prev = local::set_current(Arc::as_ptr(&entry.state));
-    let timer = deadline.map(|at| {
-        let weak = Arc::downgrade(entry);
-        timer::schedule(
-            at,
-            Box::new(move || {
-                if let Some(e) = weak.upgrade() {
-                    if let (_, Some(hook)) = e.state.terminate_claiming() {
-                        timer::run_hook_later(hook, e.state.clone());
-                    }
-                    // No event here (a subscriber must not hold up the timer thread),
-                    // only the watcher's kick.
-                    crate::stall::kick();
-                }
-            }),
-        )
-    });
-    let exit = Exit { entry, prev, timer };
+    let installed = Some(local::install(&entry.state));
+    let timer = deadline.map(|at| at_deadline(at, &entry.state, |s| s.terminate_claiming().1));
+    let exit = Exit {
+        entry,
+        installed,
+        timer,
+    };
     let result = catch_unwind(AssertUnwindSafe(|| {
         // A kill sent before the thread started lands before `f` runs.
         deliver_pending(&entry.state);

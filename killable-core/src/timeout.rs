@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::TimedOut;
+use crate::killer::at_deadline;
 use crate::local;
 use crate::state::{Inner, Kill, KILLS_UNWIND};
 use crate::timer::{self, TimerKey};
@@ -114,22 +115,7 @@ pub fn with_deadline<R>(deadline: Instant, f: impl FnOnce() -> R) -> Result<R, T
         0
     };
     inner.push_scope_in(id, expired, level);
-    let key = (!expired).then(|| {
-        let weak = Arc::downgrade(inner);
-        timer::schedule(
-            deadline,
-            Box::new(move || {
-                if let Some(inner) = weak.upgrade() {
-                    if let Some(hook) = inner.expire_scope_claiming(id) {
-                        timer::run_hook_later(hook, inner.clone());
-                    }
-                    // No event here (a subscriber must not hold up the timer thread),
-                    // only the watcher's kick.
-                    crate::stall::kick();
-                }
-            }),
-        )
-    });
+    let key = (!expired).then(|| at_deadline(deadline, inner, move |s| s.expire_scope_claiming(id)));
     let scope = Close {
         inner,
         id,
