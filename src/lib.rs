@@ -375,7 +375,8 @@
 //!    passed (`ThreadInfo::last_checkpoint`): the code after that line, up
 //!    to the next checkpoint, is where it is stuck; most often a call into a
 //!    function without the attribute. It costs a clock read per checkpoint
-//!    on killable threads (about 30 ns), so it is off by default.
+//!    on killable threads (`cargo bench --bench perf -- checkpoint` shows
+//!    how much), so it is off by default.
 //! 3. **Or be told.** With the cargo feature `tracing`, a `WARN` event
 //!    (target `killable`, message `kill pending: the thread passes no
 //!    checkpoint`) names each thread whose kill has waited longer than 1 s,

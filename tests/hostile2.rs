@@ -20,8 +20,7 @@ use killable::{
     CancelToken, Cancelled, KillableThread, TimedOut,
 };
 
-/// "At once" on a noisy shared machine; a real hang takes forever.
-const BOUND: Duration = Duration::from_secs(10);
+use support::BOUND;
 
 /// `support::isolated` with this file's bounds.
 fn isolated(name: &str, body: impl FnOnce()) {

@@ -5,7 +5,7 @@
 //! straight-line code (no call, method call, macro call, closure or nested loop) over an
 //! iterator whose `next` is cheap is therefore split into chunks of `CHUNK` (1024) iterations,
 //! with the check between chunks; the inner loop is a plain `for` that LLVM optimizes as
-//! usual (measured at about 1.01x of the unchecked loop).
+//! usual (`cargo bench --bench perf -- kernels` compares it with the unchecked loop).
 //!
 //! Input:
 //! ```text
