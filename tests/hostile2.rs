@@ -90,6 +90,28 @@ impl Drop for PanicsOnDrop {
 // ---------------------------------------------------------------------------
 // The deadline-hook pool.
 
+/// `n` plain threads, each blocked under a `with_timeout(timeout)` whose
+/// expiry runs a hook that waits until all `n` hooks run at once; every
+/// scope must time out.
+fn hooks_meeting_at_a_barrier(n: usize, timeout: Duration) {
+    let barrier = Arc::new(Barrier::new(n));
+    let threads: Vec<_> = (0..n)
+        .map(|_| {
+            let b = barrier.clone();
+            std::thread::spawn(move || {
+                with_timeout(timeout, || {
+                    blocked_with_hook(move || {
+                        b.wait();
+                    })
+                })
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), Err(TimedOut));
+    }
+}
+
 /// Many deadline hooks that each block until all of them have started: only
 /// a pool with as many runners as blocked hooks lets them all finish.
 #[test]
@@ -130,22 +152,7 @@ fn many_with_timeout_hooks_blocking_on_each_other_all_run() {
         "many_with_timeout_hooks_blocking_on_each_other_all_run",
         || {
             const N: usize = 24;
-            let barrier = Arc::new(Barrier::new(N));
-            let threads: Vec<_> = (0..N)
-                .map(|_| {
-                    let b = barrier.clone();
-                    std::thread::spawn(move || {
-                        with_timeout(Duration::from_millis(30), || {
-                            blocked_with_hook(move || {
-                                b.wait();
-                            })
-                        })
-                    })
-                })
-                .collect();
-            for t in threads {
-                assert_eq!(t.join().unwrap(), Err(TimedOut));
-            }
+            hooks_meeting_at_a_barrier(N, Duration::from_millis(30));
         },
     );
 }
@@ -387,22 +394,7 @@ fn deadline_hooks_arriving_while_idle_runners_retire() {
     isolated("deadline_hooks_arriving_while_idle_runners_retire", || {
         // Grow the pool to several runners.
         const N: usize = 6;
-        let barrier = Arc::new(Barrier::new(N));
-        let ts: Vec<_> = (0..N)
-            .map(|_| {
-                let b = barrier.clone();
-                std::thread::spawn(move || {
-                    with_timeout(Duration::from_millis(5), || {
-                        blocked_with_hook(move || {
-                            b.wait();
-                        })
-                    })
-                })
-            })
-            .collect();
-        for t in ts {
-            assert_eq!(t.join().unwrap(), Err(TimedOut));
-        }
+        hooks_meeting_at_a_barrier(N, Duration::from_millis(5));
         let start = Instant::now();
         std::thread::sleep(Duration::from_millis(4_500));
         // From 4.5 s to 6.5 s after the pool went idle, hooks keep coming,
