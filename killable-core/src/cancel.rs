@@ -223,11 +223,7 @@ impl CancelToken {
         // below, never into the outer unwind.
         // (Or in an `on_kill` hook, where the thread's own kills wait too.)
         // `level`: 0, or this scope's unwinding level (see `local::unwinding_level`).
-        let level = if local::restricted() {
-            local::unwinding_level()
-        } else {
-            0
-        };
+        let level = local::scope_level();
         if !self.node.enter(inner, id, level) {
             return Err(Cancelled);
         }

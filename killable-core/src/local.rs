@@ -218,13 +218,22 @@ pub(crate) fn unwinding_level() -> u32 {
     LOCAL.with(|l| l.nested_unwinds.get() + 1)
 }
 
-/// Counts a cancel scope opened while unwinding, until `leave`; returns its
-/// level (see [`unwinding_level`]).
-pub(crate) fn enter_unwinding_scope() -> u32 {
-    LOCAL.with(|l| {
-        l.unwinding_scopes.set(l.unwinding_scopes.get() + 1);
-        l.nested_unwinds.get() + 1
-    })
+/// The level of a cancel scope opened now: 0 outside an unwind and a hook
+/// (where every kill may be delivered), else [`unwinding_level`]. A scope
+/// with a level other than 0 is counted from [`enter_unwinding_scope`] to
+/// [`leave_unwinding_scope`].
+pub(crate) fn scope_level() -> u32 {
+    if restricted() {
+        unwinding_level()
+    } else {
+        0
+    }
+}
+
+/// Counts a cancel scope opened while unwinding (or in a hook), until
+/// [`leave_unwinding_scope`].
+pub(crate) fn enter_unwinding_scope() {
+    LOCAL.with(|l| l.unwinding_scopes.set(l.unwinding_scopes.get() + 1));
 }
 
 /// Closes a scope opened by [`enter_unwinding_scope`] at `level`, once its

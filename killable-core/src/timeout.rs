@@ -109,11 +109,10 @@ pub fn with_deadline<R>(deadline: Instant, f: impl FnOnce() -> R) -> Result<R, T
     // unwind. `Close` undoes the count.
     // (Or in an `on_kill` hook, where the thread's own kills wait too.)
     // `level`: 0, or this scope's unwinding level (see `local::unwinding_level`).
-    let level = if local::restricted() {
-        local::enter_unwinding_scope()
-    } else {
-        0
-    };
+    let level = local::scope_level();
+    if level != 0 {
+        local::enter_unwinding_scope();
+    }
     inner.push_scope_in(id, expired, level);
     let key = (!expired).then(|| at_deadline(deadline, inner, move |s| s.expire_scope_claiming(id)));
     let scope = Close {
