@@ -266,25 +266,15 @@ impl Rig {
     fn raw_poll_unwind() -> Rig {
         let efd = Arc::new(eventfd::EventFd::new());
         let e = efd.clone();
-        let probe = Arc::new(Probe::default());
-        let q = probe.clone();
-        let worker = std::thread::spawn(move || {
-            pin_to(Some(0));
-            let mut seq = 1;
-            while !q.stop.load(SeqCst) {
-                if seq > 1 {
-                    e.drain(); // the previous sample's wake, off the measured path
-                }
-                q.ready.store(seq, SeqCst);
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    e.poll();
-                    std::panic::resume_unwind(Box::new(Ping));
-                }));
-                drop(r.expect_err("unwound").downcast::<Ping>());
-                q.woke_at.store(now_ns(), SeqCst);
-                q.woke.store(seq, SeqCst);
-                seq += 1;
+        let (probe, worker) = std_worker(move |_, seq| {
+            if seq > 1 {
+                e.drain(); // the previous sample's wake, off the measured path
             }
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                e.poll();
+                std::panic::resume_unwind(Box::new(Ping));
+            }));
+            drop(r.expect_err("unwound").downcast::<Ping>());
         });
         Rig {
             probe,
@@ -295,19 +285,7 @@ impl Rig {
 
     /// A std worker blocked in `block`, woken by `go` and an unpark.
     fn std_handoff(block: impl Fn(&Probe, u64) + Send + 'static) -> Rig {
-        let probe = Arc::new(Probe::default());
-        let q = probe.clone();
-        let worker = std::thread::spawn(move || {
-            pin_to(Some(0));
-            let mut seq = 1;
-            while !q.stop.load(SeqCst) {
-                q.ready.store(seq, SeqCst);
-                block(&q, seq);
-                q.woke_at.store(now_ns(), SeqCst);
-                q.woke.store(seq, SeqCst);
-                seq += 1;
-            }
-        });
+        let (probe, worker) = std_worker(block);
         let thread = worker.thread().clone();
         let p = probe.clone();
         Rig {
@@ -773,4 +751,25 @@ mod eventfd {
             unsafe { close(self.0) };
         }
     }
+}
+
+/// A std worker pinned to core 0 that, sample after sample, reports it is
+/// ready, runs `block` (which returns once woken), and reports when it woke.
+fn std_worker(
+    block: impl Fn(&Probe, u64) + Send + 'static,
+) -> (Arc<Probe>, std::thread::JoinHandle<()>) {
+    let probe = Arc::new(Probe::default());
+    let q = probe.clone();
+    let worker = std::thread::spawn(move || {
+        pin_to(Some(0));
+        let mut seq = 1;
+        while !q.stop.load(SeqCst) {
+            q.ready.store(seq, SeqCst);
+            block(&q, seq);
+            q.woke_at.store(now_ns(), SeqCst);
+            q.woke.store(seq, SeqCst);
+            seq += 1;
+        }
+    });
+    (probe, worker)
 }
