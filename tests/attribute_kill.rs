@@ -417,6 +417,29 @@ fn leaf_fn_in_an_annotated_loop_stays_killable() {
     assert_killed(|r| drive_leaf(&r));
 }
 
+/// An `#[inline]` helper that becomes `#[inline(always)]`, called in a loop whose only
+/// other closure goes to `and_then` and so has no check of its own: the loop head's check
+/// is the one on the path, wherever LLVM puts the helper's.
+#[inline]
+#[killable]
+fn step(n: u64, running: &AtomicBool) -> u64 {
+    u64::from(mark(running)) + n
+}
+
+#[killable]
+fn drive_call_once(running: &AtomicBool) -> u64 {
+    let mut n = 1u64;
+    loop {
+        n = n.checked_mul(3).and_then(|v| v.checked_add(1)).unwrap_or(1);
+        n = step(n, running);
+    }
+}
+
+#[test]
+fn a_loop_of_call_once_closures_and_inlined_helpers_stays_killable() {
+    assert_killed(|r| drive_call_once(&r));
+}
+
 /// Set by the test once the kill is sent: the long call below returns only then.
 static KILL_SENT: AtomicBool = AtomicBool::new(false);
 

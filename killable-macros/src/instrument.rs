@@ -8,7 +8,7 @@ use syn::{Block, Expr, Item, Stmt};
 
 use crate::args::Args;
 use crate::emit::Emit;
-use crate::{chain, scan, strip};
+use crate::{chain, names, scan, strip};
 
 pub(crate) struct Instrument {
     emit: Emit,
@@ -91,6 +91,22 @@ impl Instrument {
     fn closure_body(&mut self, block: &mut Block) {
         self.statements(&mut block.stmts, false);
         self.entry_check(block);
+    }
+
+    /// Input: `x.checked_mul(10).and_then(|v| v.checked_add(d))`  Output: the same.
+    /// A closure argument of a method in [`names::CALL_ONCE`] runs at most once per call,
+    /// so when it is straight-line code it is bounded like the statement around it, and
+    /// gets no entry check; any other argument, and a closure that calls, loops or defines
+    /// closures, is instrumented as usual.
+    fn call_once(&mut self, m: &mut syn::ExprMethodCall) {
+        self.visit_expr_mut(&mut m.receiver);
+        for arg in &mut m.args {
+            let straight = matches!(arg, Expr::Closure(c)
+                if c.asyncness.is_none() && scan::expr(&c.body).is_cheap());
+            if !straight {
+                self.visit_expr_mut(arg);
+            }
+        }
     }
 
     fn entry_check(&mut self, block: &mut Block) {
@@ -198,6 +214,12 @@ impl VisitMut for Instrument {
         if let Expr::MethodCall(m) = expr {
             if let Some(plan) = chain::plan(m, consumed) {
                 self.chain(m, &plan);
+                return;
+            }
+        }
+        if let Expr::MethodCall(m) = expr {
+            if names::CALL_ONCE.contains(&m.method.to_string().as_str()) {
+                self.call_once(m);
                 return;
             }
         }

@@ -228,3 +228,32 @@ pub(crate) const CHAIN_PASS_ON: &[&str] = &["chain", "flat_map", "flatten", "int
 /// `enumerate`), which pull items one by one from a wrapped source or cannot be cut, it
 /// measured faster around the whole run.
 pub(crate) const FOLD_THROUGH: &[&str] = &["rev", "skip", "copied", "cloned", "fuse"];
+
+/// Methods of std's `Option`, `Result`, `bool`, map entries and cells that call their
+/// closure at most once per call, and none of them an `Iterator` method (`map`, `filter`
+/// and `inspect` are both, and stay out). A straight-line closure passed to one needs no
+/// entry check: nothing calls it in a loop, so it is as bounded as the code around it. A
+/// user method of one of these names that calls its closure in a loop, and has no
+/// `#[killable]` of its own, holds a kill for that one call, like any call of code without
+/// checkpoints.
+pub(crate) const CALL_ONCE: &[&str] = &[
+    "and_then",
+    "or_else",
+    "map_or",
+    "map_or_else",
+    "map_err",
+    "ok_or_else",
+    "unwrap_or_else",
+    "is_some_and",
+    "is_none_or",
+    "is_ok_and",
+    "is_err_and",
+    "inspect_err",
+    "get_or_insert_with",
+    "take_if",
+    "then",
+    "or_insert_with",
+    "or_insert_with_key",
+    "and_modify",
+    "get_or_init",
+];

@@ -30,6 +30,7 @@ const MACROS_ORDER: &[&str] = &[
     "lints",
     "strip",
     "chain",
+    "inlining",
     "instrument",
     "validate",
     "expand",

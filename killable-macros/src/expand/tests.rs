@@ -305,6 +305,102 @@ fn closures_get_entry_checks_nested_items_and_async_do_not() {
 }
 
 #[test]
+fn straight_line_closures_of_call_once_methods_get_no_entry_check() {
+    // `and_then` and `map_or` call their closure at most once; `map` may be an
+    // iterator's, and a closure that calls keeps its check wherever it goes.
+    same(
+        quote!(
+            fn f(x: Option<u64>, d: u64) -> u64 {
+                let a = x.and_then(|v| v.checked_add(d)).map_or(d, |v| v + 1);
+                let b = x.map(|v| v + 1);
+                x.and_then(|v| g(v)).unwrap_or(a)
+            }
+        ),
+        quote!(
+            fn f(x: Option<u64>, d: u64) -> u64 {
+                ::killable::__private::checkpoint();
+                let a = x.and_then(|v| v.checked_add(d)).map_or(d, |v| v + 1);
+                ::killable::__private::checkpoint();
+                let b = x.map(|v| {
+                    ::killable::__private::checkpoint();
+                    v + 1
+                });
+                ::killable::__private::checkpoint();
+                x.and_then(|v| {
+                    ::killable::__private::checkpoint();
+                    g(v)
+                })
+                .unwrap_or(a)
+            }
+        ),
+    );
+}
+
+#[test]
+fn a_bare_inline_on_a_loop_free_fn_becomes_inline_always() {
+    same(
+        quote!(
+            #[inline]
+            fn len(&self) -> usize {
+                self.triple().1
+            }
+        ),
+        quote!(
+            #[inline(always)]
+            #[allow(clippy::inline_always)]
+            fn len(&self) -> usize {
+                ::killable::__private::checkpoint();
+                self.triple().1
+            }
+        ),
+    );
+    // A loop, a closure, `#[target_feature]` (which rejects `inline(always)`), `#[cold]`, or
+    // an `#[inline]` with arguments: the attribute stays as written.
+    for item in [
+        quote!(
+            #[inline]
+            fn f(v: &[u8]) -> u8 {
+                let mut s = 0;
+                for &b in v {
+                    s ^= g(b);
+                }
+                s
+            }
+        ),
+        quote!(
+            #[inline]
+            fn f(v: Option<u8>) -> Option<u8> {
+                v.map(|b| g(b))
+            }
+        ),
+        quote!(
+            #[inline]
+            #[target_feature(enable = "avx2")]
+            unsafe fn f() -> u8 {
+                g(1)
+            }
+        ),
+        quote!(
+            #[cold]
+            #[inline]
+            fn f() -> u8 {
+                g(1)
+            }
+        ),
+        quote!(
+            #[inline(never)]
+            fn f() -> u8 {
+                g(1)
+            }
+        ),
+    ] {
+        let out = expand(item);
+        assert!(!out.contains("always"), "{out}");
+        assert!(out.contains("inline"), "{out}");
+    }
+}
+
+#[test]
 fn diverging_and_cheap_statements_get_no_check() {
     same(
         quote!(
