@@ -417,9 +417,9 @@ fn leaf_fn_in_an_annotated_loop_stays_killable() {
     assert_killed(|r| drive_leaf(&r));
 }
 
-/// An `#[inline]` helper that becomes `#[inline(always)]`, called in a loop whose only
-/// other closure goes to `and_then` and so has no check of its own: the loop head's check
-/// is the one on the path, wherever LLVM puts the helper's.
+/// An `#[inline]` helper that becomes `#[inline(always)]`, called from a closure given to
+/// `map_or` in a loop whose closures (`and_then`'s, `map_or`'s) have no check of their own:
+/// the loop head's check is the one on the path, wherever LLVM puts the helper's.
 #[inline]
 #[killable]
 fn step(n: u64, running: &AtomicBool) -> u64 {
@@ -431,7 +431,7 @@ fn drive_call_once(running: &AtomicBool) -> u64 {
     let mut n = 1u64;
     loop {
         n = n.checked_mul(3).and_then(|v| v.checked_add(1)).unwrap_or(1);
-        n = step(n, running);
+        n = Some(n).map_or(1, |v| step(v, running));
     }
 }
 

@@ -94,17 +94,23 @@ impl Instrument {
     }
 
     /// Input: `x.checked_mul(10).and_then(|v| v.checked_add(d))`  Output: the same.
-    /// A closure argument of a method in [`names::CALL_ONCE`] runs at most once per call,
-    /// so when it is straight-line code it is bounded like the statement around it, and
-    /// gets no entry check; any other argument, and a closure that calls, loops or defines
-    /// closures, is instrumented as usual.
+    /// A closure argument of a method in [`names::CALL_ONCE`] runs at most once per call, as
+    /// if its body were written in the statement, so it gets no entry check: the statement's
+    /// own check follows it. Its body is instrumented as any code there is (its loops get
+    /// head checks, its calling statements checks after them), and is not wrapped, so an
+    /// expression body stays as written (`|v| v.clear()` keeps clippy's `redundant_closure`).
     fn call_once(&mut self, m: &mut syn::ExprMethodCall) {
         self.visit_expr_mut(&mut m.receiver);
         for arg in &mut m.args {
-            let straight = matches!(arg, Expr::Closure(c)
-                if c.asyncness.is_none() && scan::expr(&c.body).is_cheap());
-            if !straight {
-                self.visit_expr_mut(arg);
+            match arg {
+                Expr::Closure(c) if c.asyncness.is_none() => match &mut *c.body {
+                    Expr::Block(b) if b.label.is_none() && b.attrs.is_empty() => {
+                        // Nested: it ends into the statement, whose check comes next.
+                        let _ = self.statements(&mut b.block.stmts, true);
+                    }
+                    body => self.visit_expr_mut(body),
+                },
+                other => self.visit_expr_mut(other),
             }
         }
     }

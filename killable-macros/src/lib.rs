@@ -90,7 +90,7 @@
 //! | fn entry (after inner attributes such as `#![allow(..)]`), when the body calls something and not every call is followed by a check (see below) | loop-free recursion is killable: every recursive cycle contains a call |
 //! | the head of every loop body: `loop`, `while`, `while let`, `for`, labeled or not, in statement or expression position (`let v = loop { … }`) | every iteration passes a check |
 //! | after every statement that contains a call, method call or macro call | a long callee that is not itself killable is caught as soon as it returns |
-//! | the entry of every closure in the body (`\|x\| x + 1` becomes `\|x\| { checkpoint(); x + 1 }`), except straight-line closures in an iterator chain over a std source, whose source is checked once per chunk of items instead (see below), and straight-line closures passed to a method that calls its closure at most once (see below) | iterator chains run their loops inside std, where only the closures and the source are ours |
+//! | the entry of every closure in the body (`\|x\| x + 1` becomes `\|x\| { checkpoint(); x + 1 }`), except straight-line closures in an iterator chain over a std source, whose source is checked once per chunk of items instead (see below), and closures passed to a method that calls its closure at most once (see below) | iterator chains run their loops inside std, where only the closures and the source are ours |
 //!
 //! Checks are whole statements inserted between yours. No expression of yours is wrapped,
 //! moved or rebound, so return values, `?`, labels, `break` with a value, `return` inside loops,
@@ -134,17 +134,18 @@
 //!   to a loop head or the fn body). The body of the fn or closure itself keeps the check
 //!   after its last calling statement even then: the fn returns to code that may have no
 //!   check of its own (a thread's entry closure, `sort_by`), where the kill would wait.
-//! - **At the entry of a straight-line closure passed to a method that calls it at most
-//!   once**: `Option`'s and `Result`'s `and_then`, `or_else`, `map_or`, `map_or_else`,
-//!   `map_err`, `ok_or_else`, `unwrap_or_else`, `is_some_and`, `is_ok_and`, …, `bool::then`,
-//!   and the map entry's `or_insert_with` and `and_modify` (the full list is
-//!   `names::CALL_ONCE`; `map`, `filter` and `inspect` are not in it, being `Iterator`
-//!   methods too). Nothing calls such a closure in a loop, so its body is as bounded as the
-//!   statement around it: in `n.checked_mul(10).and_then(|v| v.checked_add(d))` the only
-//!   check is the one after the statement. A closure that calls, loops or defines closures
-//!   keeps its check. A user method of one of these names that calls its closure in a loop
-//!   and has no `#[killable]` of its own holds a kill for that one call, like any call of
-//!   code without checkpoints.
+//! - **At the entry of a closure passed to a method that calls it at most once**:
+//!   `Option`'s and `Result`'s `and_then`, `or_else`, `map_or`, `map_or_else`, `map_err`,
+//!   `ok_or_else`, `unwrap_or_else`, `is_some_and`, `is_ok_and`, …, `bool::then`, and the map
+//!   entry's `or_insert_with` and `and_modify` (the full list is `names::CALL_ONCE`; `map`,
+//!   `filter` and `inspect` are not in it, being `Iterator` methods too). Nothing calls such
+//!   a closure in a loop, so its body runs like code written in the statement, and is
+//!   instrumented like a block nested there: its loops get their head checks, and the
+//!   statement's own check follows it. In `n.checked_mul(10).and_then(|v| v.checked_add(d))`
+//!   the only check is the one after the statement. The body is not wrapped either, so
+//!   `|v| v.clear()` stays as written (and clippy's `redundant_closure` still sees it). A user
+//!   method of one of these names that calls its closure in a loop and has no `#[killable]`
+//!   of its own holds a kill for that one call, like any call of code without checkpoints.
 //! - **After a statement that cannot complete**: `return`, `break`, `continue`, `panic!`,
 //!   `unreachable!`, `todo!`, `unimplemented!`.
 //! - **Cheap std methods do not count as calls**: integer, float, char and slice methods that run

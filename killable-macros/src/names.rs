@@ -231,8 +231,9 @@ pub(crate) const FOLD_THROUGH: &[&str] = &["rev", "skip", "copied", "cloned", "f
 
 /// Methods of std's `Option`, `Result`, `bool`, map entries and cells that call their
 /// closure at most once per call, and none of them an `Iterator` method (`map`, `filter`
-/// and `inspect` are both, and stay out). A straight-line closure passed to one needs no
-/// entry check: nothing calls it in a loop, so it is as bounded as the code around it. A
+/// and `inspect` are both, and stay out). A closure passed to one needs no entry check:
+/// nothing calls it in a loop, so it runs like code written in the statement, which is
+/// followed by the statement's check. A
 /// user method of one of these names that calls its closure in a loop, and has no
 /// `#[killable]` of its own, holds a kill for that one call, like any call of code without
 /// checkpoints.

@@ -306,8 +306,9 @@ fn closures_get_entry_checks_nested_items_and_async_do_not() {
 
 #[test]
 fn straight_line_closures_of_call_once_methods_get_no_entry_check() {
-    // `and_then` and `map_or` call their closure at most once; `map` may be an
-    // iterator's, and a closure that calls keeps its check wherever it goes.
+    // `and_then` and `map_or` call their closure at most once, so their closures get no
+    // entry check, even one that calls (the statement's check follows); `map` may be an
+    // iterator's. A loop inside such a closure keeps its head check.
     same(
         quote!(
             fn f(x: Option<u64>, d: u64) -> u64 {
@@ -326,11 +327,37 @@ fn straight_line_closures_of_call_once_methods_get_no_entry_check() {
                     v + 1
                 });
                 ::killable::__private::checkpoint();
-                x.and_then(|v| {
-                    ::killable::__private::checkpoint();
-                    g(v)
+                x.and_then(|v| g(v)).unwrap_or(a)
+            }
+        ),
+    );
+}
+
+#[test]
+fn a_loop_in_a_call_once_closure_keeps_its_head_check() {
+    same(
+        quote!(
+            fn f(x: Option<u64>) -> u64 {
+                x.map_or(0, |n| {
+                    let mut s = 0;
+                    while s < n {
+                        s = g(s);
+                    }
+                    s
                 })
-                .unwrap_or(a)
+            }
+        ),
+        quote!(
+            fn f(x: Option<u64>) -> u64 {
+                ::killable::__private::checkpoint();
+                x.map_or(0, |n| {
+                    let mut s = 0;
+                    while s < n {
+                        ::killable::__private::checkpoint();
+                        s = g(s);
+                    }
+                    s
+                })
             }
         ),
     );
