@@ -434,7 +434,12 @@ fn hooks_that_terminate_all_and_spawn_do_not_deadlock() {
             }));
         }
         ready.wait();
-        std::thread::sleep(Duration::from_millis(20));
+        // Blocked means armed: a sleep is no proof, and a terminate that
+        // reaches ts[0] before it arms delivers without calling its hook,
+        // so nothing would terminate the others.
+        for t in &ts {
+            support::wait_until_blocked(t.id());
+        }
         ts[0].terminate();
         for t in ts {
             assert!(join_in_time(t).unwrap_err().is_terminated());

@@ -5,7 +5,6 @@
 mod support;
 
 use std::sync::mpsc;
-use std::time::Duration;
 
 use killable::{interruptible, KillableThread};
 
@@ -17,7 +16,9 @@ fn spawn_blocked<T: Send + 'static>(
     let (ready_tx, ready) = mpsc::channel();
     let t = KillableThread::spawn(move || body(ready_tx));
     ready.recv_timeout(BOUND).expect("thread never got ready");
-    std::thread::sleep(Duration::from_millis(20));
+    // Until its hook is armed (Blocked): a sleep is no proof, and a thread
+    // reached before it arms is terminated without its hook running.
+    support::wait_until_blocked(t.id());
     t
 }
 
