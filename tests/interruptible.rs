@@ -53,7 +53,23 @@ fn spawn_blocked<T: Send + 'static>(
     let (ready_tx, ready) = mpsc::channel();
     let t = KillableThread::spawn(move || body(ready_tx));
     ready.recv_timeout(BOUND).expect("thread never got ready");
-    // Let it reach the blocking call itself.
+    // Until it is in the blocking call with its hook armed (Blocked): a sleep alone is no
+    // proof, and a kill that reaches it before it arms is delivered without the hook. The
+    // sleep after it still serves the nested tests, whose outer call shows Blocked before
+    // the inner one has armed.
+    support::wait_until_blocked(t.id());
+    std::thread::sleep(Duration::from_millis(20));
+    t
+}
+
+/// [`spawn_blocked`] for a thread that blocks inside a shield, which the registry never
+/// shows as Blocked: it can only be given time to get there.
+fn spawn_blocked_in_shield<T: Send + 'static>(
+    body: impl FnOnce(mpsc::Sender<()>) -> T + Send + 'static,
+) -> KillableThread<T> {
+    let (ready_tx, ready) = mpsc::channel();
+    let t = KillableThread::spawn(move || body(ready_tx));
+    ready.recv_timeout(BOUND).expect("thread never got ready");
     std::thread::sleep(Duration::from_millis(20));
     t
 }
@@ -290,7 +306,7 @@ fn inside_a_shield_on_kill_is_not_called_and_the_kill_waits() {
     let (go_tx, go) = mpsc::channel::<()>();
     let reached_after = Arc::new(AtomicBool::new(false));
     let r = reached_after.clone();
-    let t = spawn_blocked(move |ready| {
+    let t = spawn_blocked_in_shield(move |ready| {
         let got_go = shield(|| {
             ready.send(()).unwrap();
             interruptible(|| go.recv_timeout(BOUND).is_ok(), move || c.record())
