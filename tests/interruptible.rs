@@ -45,21 +45,15 @@ impl Calls {
     }
 }
 
-/// Spawns `body` on a killable thread and waits until it reports (through
-/// the sender it is given) that it is about to block.
+/// Spawns `body` on a killable thread, waits until it reports (through the sender it is
+/// given) that it is about to block and until the registry shows it Blocked (in the
+/// blocking call with its hook armed: a kill that reaches it before it arms is delivered
+/// without the hook), then gives it 20 ms more, which the nested tests need (their outer
+/// call shows Blocked before the inner one has armed).
 fn spawn_blocked<T: Send + 'static>(
     body: impl FnOnce(mpsc::Sender<()>) -> T + Send + 'static,
 ) -> KillableThread<T> {
-    let (ready_tx, ready) = mpsc::channel();
-    let t = KillableThread::spawn(move || body(ready_tx));
-    ready.recv_timeout(BOUND).expect("thread never got ready");
-    // Until it is in the blocking call with its hook armed (Blocked): a sleep alone is no
-    // proof, and a kill that reaches it before it arms is delivered without the hook. The
-    // sleep after it still serves the nested tests, whose outer call shows Blocked before
-    // the inner one has armed.
-    support::wait_until_blocked(t.id());
-    std::thread::sleep(Duration::from_millis(20));
-    t
+    spawn_then(body, |t| support::wait_until_blocked(t.id()))
 }
 
 /// [`spawn_blocked`] for a thread that blocks inside a shield, which the registry never
@@ -67,9 +61,17 @@ fn spawn_blocked<T: Send + 'static>(
 fn spawn_blocked_in_shield<T: Send + 'static>(
     body: impl FnOnce(mpsc::Sender<()>) -> T + Send + 'static,
 ) -> KillableThread<T> {
+    spawn_then(body, |_| {})
+}
+
+fn spawn_then<T: Send + 'static>(
+    body: impl FnOnce(mpsc::Sender<()>) -> T + Send + 'static,
+    wait: impl FnOnce(&KillableThread<T>),
+) -> KillableThread<T> {
     let (ready_tx, ready) = mpsc::channel();
     let t = KillableThread::spawn(move || body(ready_tx));
     ready.recv_timeout(BOUND).expect("thread never got ready");
+    wait(&t);
     std::thread::sleep(Duration::from_millis(20));
     t
 }
