@@ -17,7 +17,7 @@ use syn::{ImplItem, Item, TraitItem};
 
 use crate::args;
 use crate::instrument::Instrument;
-use crate::{inlining, lints, validate};
+use crate::{lints, validate};
 
 /// Entry point behind `#[killable]`, on `proc_macro2` tokens so unit tests can drive it.
 pub(crate) fn killable(args: TokenStream, input: TokenStream) -> TokenStream {
@@ -53,8 +53,7 @@ pub(crate) fn killable(args: TokenStream, input: TokenStream) -> TokenStream {
                 return refuse(e, input);
             }
             lints::Expectations.visit_item_fn_mut(&mut f);
-            inlining::keep_inlined(&mut f.attrs, &f.block);
-            cx.fn_item(&f.sig, &mut f.block);
+            cx.fn_item(&mut f.attrs, &f.sig, &mut f.block);
             f.into_token_stream()
         }
         // Input: `impl T { fn a() {…} const fn b() {…} }`  Output: `a` instrumented, `b` as is.
@@ -66,8 +65,7 @@ pub(crate) fn killable(args: TokenStream, input: TokenStream) -> TokenStream {
                 if let ImplItem::Fn(m) = member {
                     if eligible_member(&m.attrs, &m.sig) {
                         lints::Expectations.visit_impl_item_fn_mut(m);
-                        inlining::keep_inlined(&mut m.attrs, &m.block);
-                        cx.fn_item(&m.sig, &mut m.block);
+                        cx.fn_item(&mut m.attrs, &m.sig, &mut m.block);
                     }
                 }
             }
@@ -83,8 +81,7 @@ pub(crate) fn killable(args: TokenStream, input: TokenStream) -> TokenStream {
                     if m.default.is_some() && eligible_member(&m.attrs, &m.sig) {
                         lints::Expectations.visit_trait_item_fn_mut(m);
                         if let Some(block) = &mut m.default {
-                            inlining::keep_inlined(&mut m.attrs, block);
-                            cx.fn_item(&m.sig, block);
+                            cx.fn_item(&mut m.attrs, &m.sig, block);
                         }
                     }
                 }
@@ -107,8 +104,7 @@ pub(crate) fn killable(args: TokenStream, input: TokenStream) -> TokenStream {
                         return refuse(e, input);
                     }
                     lints::Expectations.visit_impl_item_fn_mut(&mut m);
-                    inlining::keep_inlined(&mut m.attrs, &m.block);
-                    cx.fn_item(&m.sig, &mut m.block);
+                    cx.fn_item(&mut m.attrs, &m.sig, &mut m.block);
                     m.into_token_stream()
                 }
                 Err(_) => refuse(validate::not_a_fn(&Item::Verbatim(input.clone())), input),

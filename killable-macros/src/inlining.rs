@@ -5,19 +5,18 @@
 //!
 //! Why: the crate docs' "Small `#[inline]` fns stay inlined".
 
-use syn::{Attribute, Block, Meta};
+use syn::{Attribute, Meta};
 
-use crate::scan;
+use crate::scan::Effects;
 
-/// Turns a bare `#[inline]` in `attrs` into `#[inline(always)]` when `body` (the user's,
-/// before any check is inserted) has no loop and no closure, unless `#[target_feature]`
-/// (which rejects `inline(always)`) or `#[cold]` is there.
-pub(crate) fn keep_inlined(attrs: &mut Vec<Attribute>, body: &Block) {
+/// Turns a bare `#[inline]` in `attrs` into `#[inline(always)]` when the fn's body (its
+/// `effects`, scanned before any check is inserted) has no loop and no closure, unless
+/// `#[target_feature]` (which rejects `inline(always)`) or `#[cold]` is there.
+pub(crate) fn keep_inlined(attrs: &mut Vec<Attribute>, effects: Effects) {
     let forbids = |a: &Attribute| a.path().is_ident("target_feature") || a.path().is_ident("cold");
     if attrs.iter().any(forbids) {
         return;
     }
-    let effects = scan::block(body);
     if effects.loops || effects.closures {
         return;
     }

@@ -8,7 +8,7 @@ use syn::{Block, Expr, Item, Stmt};
 
 use crate::args::Args;
 use crate::emit::Emit;
-use crate::{chain, names, scan, strip};
+use crate::{chain, inlining, names, scan, strip};
 
 pub(crate) struct Instrument {
     emit: Emit,
@@ -76,8 +76,7 @@ impl Instrument {
     ///
     /// An empty body stays empty: it runs nothing, and clippy treats `fn f<T: Send>() {}` as a
     /// compile-time assertion (`extra_unused_type_parameters` would fire on `{ CP; }`).
-    fn fn_body(&mut self, block: &mut Block) {
-        let effects = scan::block(block);
+    fn fn_body(&mut self, block: &mut Block, effects: scan::Effects) {
         let all_checked = self.statements(&mut block.stmts, false);
         if effects.calls && (effects.returns || !all_checked) {
             self.entry_check(block);
@@ -103,13 +102,9 @@ impl Instrument {
         self.visit_expr_mut(&mut m.receiver);
         for arg in &mut m.args {
             match arg {
-                Expr::Closure(c) if c.asyncness.is_none() => match &mut *c.body {
-                    Expr::Block(b) if b.label.is_none() && b.attrs.is_empty() => {
-                        // Nested: it ends into the statement, whose check comes next.
-                        let _ = self.statements(&mut b.block.stmts, true);
-                    }
-                    body => self.visit_expr_mut(body),
-                },
+                // A block body is visited as any nested block: it ends into the statement,
+                // whose check comes next.
+                Expr::Closure(c) if c.asyncness.is_none() => self.visit_expr_mut(&mut c.body),
                 other => self.visit_expr_mut(other),
             }
         }
@@ -129,9 +124,19 @@ impl Instrument {
     /// with a check in front, `non_canonical_clone_impl` or `non_canonical_partial_ord_impl`
     /// would fire. Each runs a bounded number of instructions, or the user's `cmp`, which
     /// takes its own attribute.
-    pub(crate) fn fn_item(&mut self, sig: &syn::Signature, block: &mut Block) {
+    ///
+    /// The fn's bare `#[inline]` may become `#[inline(always)]` (see `inlining`), judged on
+    /// the same scan of the user's body as the entry check.
+    pub(crate) fn fn_item(
+        &mut self,
+        attrs: &mut Vec<syn::Attribute>,
+        sig: &syn::Signature,
+        block: &mut Block,
+    ) {
+        let effects = scan::block(block);
+        inlining::keep_inlined(attrs, effects);
         if !scan::canonical_body(sig, block) {
-            self.fn_body(block);
+            self.fn_body(block, effects);
         }
     }
 

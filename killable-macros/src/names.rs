@@ -233,10 +233,9 @@ pub(crate) const FOLD_THROUGH: &[&str] = &["rev", "skip", "copied", "cloned", "f
 /// closure at most once per call, and none of them an `Iterator` method (`map`, `filter`
 /// and `inspect` are both, and stay out). A closure passed to one needs no entry check:
 /// nothing calls it in a loop, so it runs like code written in the statement, which is
-/// followed by the statement's check. A
-/// user method of one of these names that calls its closure in a loop, and has no
-/// `#[killable]` of its own, holds a kill for that one call, like any call of code without
-/// checkpoints.
+/// followed by the statement's check. A user method of one of these names that calls its
+/// closure in a loop, and has no `#[killable]` of its own, holds a kill for that one call,
+/// like any call of code without checkpoints.
 pub(crate) const CALL_ONCE: &[&str] = &[
     "and_then",
     "or_else",
